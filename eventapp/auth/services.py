@@ -1,0 +1,175 @@
+"""Accounts: creating users, checking passwords, sessions and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+
+from eventapp.auth.models import ApiToken, User, new_session_token
+from eventapp.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from eventapp.core.time import utcnow
+from eventapp.extensions import db
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 256
+TOKEN_PREFIX = "ea_"
+#: A token's last use is written at most this often, so API calls stay read-only.
+TOKEN_USE_RESOLUTION = timedelta(minutes=5)
+
+_hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters
+# Verified against when the e-mail is unknown, so a wrong address costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class InvalidCredentials(DomainError):
+    status, code = 401, "invalid_credentials"
+    default_message = _l("That e-mail and password do not match an active account.")
+
+
+def normalize_email(email: str) -> str:
+    """The address in canonical form, lower-cased; raises ValidationFailed if it is not one."""
+    try:
+        result = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationFailed(_l("This is not a valid e-mail address."),
+                               email=[str(exc)]) from exc
+    return result.normalized.lower()
+
+
+def check_password_rules(password: str) -> None:
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            _l("A password needs %(min)d to %(max)d characters.", min=MIN_PASSWORD_LENGTH,
+               max=MAX_PASSWORD_LENGTH), password=["length"])
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def create_user(email: str, name: str, password: str, *, is_admin: bool = False,
+                locale: str | None = None) -> User:
+    """A new active account; the e-mail must be free and the password long enough."""
+    email = normalize_email(email)
+    check_password_rules(password)
+    if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+        raise Conflict(_l("An account with this e-mail already exists."), email=[email])
+    user = User(email=email, name=name.strip() or email, password_hash=hash_password(password),
+                is_admin=is_admin, locale=locale)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def authenticate(email: str, password: str) -> User:
+    """The active user with this e-mail and password; raises InvalidCredentials otherwise."""
+    try:
+        email = normalize_email(email)
+    except ValidationFailed:
+        email = ""
+    user = db.session.scalar(sa.select(User).where(User.email == email)) if email else None
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        raise InvalidCredentials() from None
+    if user is None or not user.active:
+        raise InvalidCredentials()
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    return user
+
+
+def set_password(user: User, new_password: str) -> None:
+    """Replace the password and sign out the user's other sessions."""
+    check_password_rules(new_password)
+    user.password_hash = hash_password(new_password)
+    user.session_token = new_session_token()
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    """Change a password after checking the current one."""
+    try:
+        _hasher.verify(user.password_hash, current_password)
+    except (VerificationError, InvalidHashError):
+        raise ValidationFailed(_l("The current password is not right."),
+                               current_password=["mismatch"]) from None
+    set_password(user, new_password)
+
+
+def user_for_session(session_id: str) -> User | None:
+    """The user behind a login session id ("<id>:<session token>"), if still valid."""
+    user_id, _, token = session_id.partition(":")
+    if not user_id.isdigit() or not token:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not secrets.compare_digest(user.session_token, token):
+        return None
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_api_token(user: User, name: str) -> tuple[str, ApiToken]:
+    """A new token for `user`: the plain token (show it once) and its stored record."""
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, name=name.strip()[:80] or "API token",
+                     token_hash=_token_hash(plain), prefix=plain[:10])
+    db.session.add(token)
+    db.session.flush()
+    return plain, token
+
+
+def revoke_api_token(user: User, token_id: int) -> None:
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound()
+    token.revoked_at = token.revoked_at or utcnow()
+
+
+def api_tokens_of(user: User) -> list[ApiToken]:
+    return list(db.session.scalars(
+        sa.select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.created_at.desc())))
+
+
+def token_owner(plain: str) -> tuple[User, ApiToken] | None:
+    """The active user and live token for a presented bearer token, or None."""
+    if not plain.startswith(TOKEN_PREFIX) or len(plain) > 100:
+        return None
+    row = db.session.execute(
+        sa.select(User, ApiToken).join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == _token_hash(plain), ApiToken.revoked_at.is_(None))
+    ).first()
+    if row is None or not row.User.active:
+        return None
+    return row.User, row.ApiToken
+
+
+def token_use_is_stale(token: ApiToken) -> bool:
+    return token.last_used_at is None or token.last_used_at < utcnow() - TOKEN_USE_RESOLUTION
+
+
+def note_token_use(token_id: int) -> None:
+    """Record when a token was last used, in a transaction of its own.
+
+    Call it after the request's session is released: on SQLite a second connection would
+    otherwise wait for the write lock that the request's own transaction holds.
+    """
+    now = utcnow()
+    with db.engine.begin() as connection:
+        connection.execute(
+            sa.update(ApiToken).where(
+                ApiToken.id == token_id,
+                sa.or_(ApiToken.last_used_at.is_(None),
+                       ApiToken.last_used_at < now - TOKEN_USE_RESOLUTION))
+            .values(last_used_at=now))

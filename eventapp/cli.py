@@ -1,0 +1,93 @@
+"""The `eventapp` command: Flask's CLI (run, db, shell, routes) plus eventapp's own commands."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+from eventapp import create_app
+from eventapp.extensions import db
+
+
+def main() -> None:
+    FlaskGroup(create_app=lambda: create_app(), help=__doc__)(prog_name="eventapp")
+
+
+def _ask_password(password: str | None) -> str:
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise click.ClickException("The two passwords differ.")
+    return first
+
+
+def register_commands(app: Flask) -> None:
+    from eventapp.auth import services as accounts
+    from eventapp.core.errors import DomainError
+
+    @app.cli.command("create-admin")
+    @click.argument("email")
+    @click.option("--name", default="", help="Display name (default: the e-mail).")
+    @click.option("--password", envvar="EVENTAPP_ADMIN_PASSWORD",
+                  help="Password; asked for (or read from stdin) when omitted.")
+    def create_admin(email: str, name: str, password: str | None) -> None:
+        """Create an administrator account, who can create events and see all of them."""
+        try:
+            user = accounts.create_user(email, name, _ask_password(password), is_admin=True)
+        except DomainError as error:
+            raise click.ClickException(f"{error.message} {error.details or ''}") from None
+        db.session.commit()
+        click.echo(f"Administrator {user.email} created.")
+
+    @app.cli.command("create-token")
+    @click.argument("email")
+    @click.option("--name", default="command line", help="What the token is for.")
+    def create_token(email: str, name: str) -> None:
+        """Create an API token for an account and print it (it is shown only once)."""
+        import sqlalchemy as sa
+        from eventapp.auth.models import User
+
+        user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise click.ClickException(f"No account {email}.")
+        plain, _token = accounts.issue_api_token(user, name)
+        db.session.commit()
+        click.echo(plain)
+
+    @app.cli.command("seed-demo")
+    @click.option("--contacts", default=2000, show_default=True, help="How many contacts.")
+    @click.option("--if-empty", is_flag=True, help="Do nothing when the database has events.")
+    @click.option("--seed", default=2026, show_default=True, help="Random seed (same seed, "
+                  "same data).")
+    def seed_demo_command(contacts: int, if_empty: bool, seed: int) -> None:
+        """Fill the database with a realistic demo event and print the demo logins."""
+        from eventapp.demo import DEMO_PASSWORD, DEMO_USERS, database_is_empty, seed_demo
+
+        if if_empty and not database_is_empty():
+            click.echo("The database already has events; demo data left as it is.")
+            return
+        summary = seed_demo(contacts=contacts, seed=seed)
+        click.echo(summary)
+        click.echo("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+        for email, role in DEMO_USERS:
+            click.echo(f"  {role:<10} {email}")
+
+    @app.cli.command("send-test-email")
+    @click.argument("to")
+    def send_test_email(to: str) -> None:
+        """Send one e-mail through the configured SMTP server, to check the settings."""
+        from eventapp.core.mail import build_email, send_email
+
+        try:
+            send_email(build_email(to, "eventapp test e-mail",
+                                   "The SMTP settings of eventapp work."))
+        except (OSError, Exception) as error:  # smtplib errors are OSError or SMTPException
+            raise click.ClickException(f"Sending failed: {error}") from None
+        click.echo(f"Sent to {to} through {app.config['SMTP_HOST']}:{app.config['SMTP_PORT']}.")

@@ -1,0 +1,1 @@
+"""The pool of people: one Contact per person across all events."""

@@ -1,0 +1,94 @@
+"""The behaviour log: one append-only table that every feature writes and scoring and reports read.
+
+A feature records what a person did with `record_activity(...)`; it never reaches into another
+feature's tables to find behaviour. Subscribers (scoring, live dashboards) listen to the
+`activity_recorded` signal instead of being imported by the features that record.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+import sqlalchemy as sa
+from blinker import Namespace
+from sqlalchemy.orm import Mapped, mapped_column
+
+from eventapp.core.models import Base, BigId
+from eventapp.core.time import utcnow
+from eventapp.extensions import db
+
+signals = Namespace()
+#: Sent with the new (not yet flushed) Activity as sender, inside the recording transaction.
+activity_recorded = signals.signal("activity-recorded")
+
+
+class ActivityKind(StrEnum):
+    """The vocabulary of behaviour. Stored as text, so a new kind needs no migration."""
+
+    INVITE_VIEW = "invite_view"
+    BOOKING = "booking"
+    CANCELLATION = "cancellation"
+    TICKET_VIEW = "ticket_view"
+    MESSAGE_CLICK = "message_click"
+    CHECKIN = "checkin"
+    GIFT = "gift"
+    BOOTH_VISIT = "booth_visit"
+    BOOTH_SCAN = "booth_scan"
+    SURVEY_ANSWER = "survey_answer"
+
+
+class Activity(Base):
+    __tablename__ = "activities"
+    __table_args__ = (
+        sa.Index("ix_activities_event_kind_time", "event_id", "kind", "occurred_at"),
+        sa.Index("ix_activities_contact_time", "contact_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("contacts.id", ondelete="CASCADE"))
+    #: Anonymous browser id, for behaviour before a person is known (invitation visits).
+    visitor_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    channel_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("channels.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    #: What the behaviour was about, as "<thing>:<id>" (e.g. "registration:42").
+    reference: Mapped[str | None] = mapped_column(sa.String(120))
+    #: A measure of the behaviour where it has one (seconds watched, amount won, rating).
+    value: Mapped[Decimal | None]
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Activity {self.kind} contact={self.contact_id} event={self.event_id}>"
+
+
+def record_activity(
+    kind: ActivityKind,
+    *,
+    event_id: int | None,
+    contact_id: int | None = None,
+    visitor_id: str | None = None,
+    channel_id: int | None = None,
+    reference: str | None = None,
+    value: Decimal | int | None = None,
+    occurred_at: datetime | None = None,
+) -> Activity:
+    """Add one behaviour to the log in the caller's transaction (it commits or rolls back with it)."""
+    if contact_id is None and visitor_id is None:
+        raise ValueError("an activity belongs to a contact or to an anonymous visitor")
+    activity = Activity(
+        kind=str(kind),
+        event_id=event_id,
+        contact_id=contact_id,
+        visitor_id=visitor_id,
+        channel_id=channel_id,
+        reference=reference,
+        value=Decimal(value) if value is not None else None,
+        occurred_at=occurred_at or utcnow(),
+    )
+    db.session.add(activity)
+    activity_recorded.send(activity)
+    return activity

@@ -1,0 +1,83 @@
+"""The JSON API base: `/api/v1`, one OpenAPI document, one error shape, one way to authenticate.
+
+Every feature's `api.py` makes its blueprint with `api_blueprint(...)`, so each endpoint:
+- requires a user: an API token (`Authorization: Bearer <token>`) or the browser session;
+- when called from a browser session with a changing method, requires the CSRF token in the
+  `X-CSRFToken` header (a token-authenticated call cannot be forged by another site);
+- answers errors as `{"error": {"status", "code", "message", "details"}}` (core/errors.py).
+"""
+
+from __future__ import annotations
+
+import flask_smorest
+import marshmallow as ma
+from flask import g, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import Unauthorized
+
+from eventapp.core.database import SAFE_METHODS
+
+API_PREFIX = "/api/v1"
+
+
+class ErrorBodySchema(ma.Schema):
+    status = ma.fields.Integer(metadata={"description": "HTTP status code"})
+    code = ma.fields.String(metadata={"description": "Stable machine-readable error code"})
+    message = ma.fields.String(metadata={"description": "What happened and what to do, in the "
+                                                        "caller's language"})
+    details = ma.fields.Dict(metadata={"description": "Field errors or other particulars"})
+
+
+class ErrorSchema(ma.Schema):
+    error = ma.fields.Nested(ErrorBodySchema)
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self) -> None:
+        """core/errors.py answers every error, HTML or JSON, so the Api registers none."""
+
+
+SPEC_OPTIONS = {
+    "info": {"description": "eventapp's JSON API. Authenticate with an API token from "
+                            "your account page: `Authorization: Bearer <token>`."},
+    "security": [{"bearerAuth": []}],
+    "components": {"securitySchemes": {
+        "bearerAuth": {"type": "http", "scheme": "bearer",
+                       "description": "An API token created on the account page"},
+    }},
+}
+
+
+class TokenAuthenticated:
+    """Marker kept on `g` by the token loader (auth feature) so the CSRF rule can tell the two
+    ways of authenticating apart."""
+
+    attribute = "api_token_id"
+
+    @classmethod
+    def mark(cls, token_id: int) -> None:
+        setattr(g, cls.attribute, token_id)
+
+    @classmethod
+    def current(cls) -> bool:
+        return getattr(g, cls.attribute, None) is not None
+
+
+def api_blueprint(name: str, import_name: str, url_prefix: str, description: str,
+                  csrf: CSRFProtect) -> flask_smorest.Blueprint:
+    """A blueprint under /api/v1 whose every endpoint authenticates as described above."""
+    blueprint = flask_smorest.Blueprint(name, import_name, url_prefix=API_PREFIX + url_prefix,
+                                        description=description)
+    csrf.exempt(blueprint)
+
+    @blueprint.before_request
+    def _authenticate() -> None:
+        if not current_user.is_authenticated:
+            raise Unauthorized()
+        if request.method not in SAFE_METHODS and not TokenAuthenticated.current():
+            csrf.protect()
+
+    return blueprint

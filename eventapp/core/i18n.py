@@ -1,0 +1,60 @@
+"""Languages: Simplified Chinese and English, chosen per person.
+
+Order of choice: the signed-in user's setting; the choice made with the language switch (kept in
+the session, so attendees without an account can switch too); the browser's Accept-Language;
+DEFAULT_LOCALE.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from babel.dates import format_datetime as babel_format_datetime
+from flask import Flask, current_app, request, session
+from flask_babel import get_locale
+from flask_login import current_user
+
+from eventapp.core.money import format_money
+from eventapp.core.time import zone
+
+#: locale code -> its own name, as shown in the language switch.
+LOCALES: dict[str, str] = {"zh_CN": "简体中文", "en": "English"}
+SESSION_KEY = "locale"
+
+
+def select_locale() -> str:
+    user_locale = getattr(current_user, "locale", None)
+    if user_locale in LOCALES:
+        return user_locale
+    chosen = session.get(SESSION_KEY)
+    if chosen in LOCALES:
+        return chosen
+    best = request.accept_languages.best_match(list(LOCALES))
+    return best or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def html_lang() -> str:
+    """The BCP 47 tag for <html lang>: zh-Hans-CN or en."""
+    return "zh-Hans-CN" if str(get_locale()).startswith("zh") else "en"
+
+
+def local_datetime(moment: datetime | None, timezone_name: str, fmt: str = "medium") -> str:
+    """`moment` in the given timezone and the current language."""
+    if moment is None:
+        return ""
+    return babel_format_datetime(moment, fmt, tzinfo=zone(timezone_name), locale=get_locale())
+
+
+def local_money(amount: Decimal | None, currency: str) -> str:
+    return format_money(amount or Decimal(0), currency, str(get_locale()))
+
+
+def init_i18n(app: Flask) -> None:
+    @app.context_processor
+    def _i18n_context() -> dict[str, Any]:
+        return {"LOCALES": LOCALES, "current_locale": str(get_locale()), "html_lang": html_lang}
+
+    app.add_template_filter(local_datetime, "local_datetime")
+    app.add_template_filter(local_money, "money")

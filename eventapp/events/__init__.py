@@ -1,0 +1,1 @@
+"""Events, their teams (membership and roles) and their channels: the set-up of an event."""

@@ -1,0 +1,86 @@
+"""Who may open what: every event page and API endpoint checks the user's role on that event.
+
+    @bp.get("/events/<slug>/channels")
+    @login_required
+    @event_role_required(EventRole.MARKETER)
+    def channels(event: Event): ...
+
+The decorator turns the `slug` URL argument into the `event` argument, after checking that the
+current user is an admin or has one of the roles on that event's team. A missing event is a
+404; a wrong or missing role is a 403 (an HTML page or the JSON error, as the client wants).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from flask import g
+from flask_login import current_user
+from werkzeug.exceptions import Forbidden, NotFound
+
+from eventapp.auth.models import User
+from eventapp.events.models import Event, EventRole, Membership
+from eventapp.extensions import db, login_manager
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Which roles may open each area. Marketers run the whole event, so they see every area.
+GATE_ROLES = (EventRole.STAFF, EventRole.MARKETER)
+PEOPLE_ROLES = (EventRole.SALES, EventRole.MARKETER)
+SETUP_ROLES = (EventRole.MARKETER,)
+ANY_ROLE = tuple(EventRole)
+
+
+def role_on_event(user: User, slug: str) -> tuple[Event | None, EventRole | None]:
+    """The event with this slug and the user's role on it (None if not on its team); one query."""
+    row = db.session.execute(
+        sa.select(Event, Membership.role)
+        .outerjoin(Membership, sa.and_(Membership.event_id == Event.id,
+                                       Membership.user_id == user.id))
+        .where(Event.slug == slug)
+    ).first()
+    if row is None:
+        return None, None
+    return row[0], row[1]
+
+
+def check_event_role(user: User, slug: str, roles: tuple[EventRole, ...]) -> Event:
+    """The event, if `user` may act on it with one of `roles`; raises NotFound or Forbidden."""
+    event, role = role_on_event(user, slug)
+    if event is None:
+        raise NotFound()
+    if not user.is_admin and role not in roles:
+        raise Forbidden()
+    g.event_role = role
+    return event
+
+
+def event_role_required(*roles: EventRole) -> Callable[[F], F]:
+    allowed = tuple(roles) or ANY_ROLE
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, slug: str, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            event = check_event_role(current_user, slug, allowed)
+            return view(*args, event=event, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def admin_required(view: F) -> F:
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if not current_user.is_admin:
+            raise Forbidden()
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]

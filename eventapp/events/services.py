@@ -1,0 +1,322 @@
+"""Event set-up and the figures each role's home page shows. Set-based queries throughout."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from flask_sqlalchemy.pagination import Pagination
+
+from eventapp.auth.models import User
+from eventapp.auth.services import normalize_email
+from eventapp.contacts.models import Contact
+from eventapp.core.activity import Activity, ActivityKind
+from eventapp.core.errors import Conflict, NotFound, ValidationFailed
+from eventapp.core.money import parse_amount, valid_currency
+from eventapp.core.time import timezone_names
+from eventapp.events.models import (Channel, ChannelKind, Event, EventRole, EventStatus,
+                                    Membership, Registration, RegistrationStatus)
+from eventapp.extensions import db
+
+CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+ACTIVE_STATUSES = (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED)
+
+
+# --- events -------------------------------------------------------------------------------
+
+@dataclass
+class EventSummary:
+    """The headline figures of one event."""
+
+    confirmed: int = 0
+    waitlisted: int = 0
+    cancelled: int = 0
+    checked_in: int = 0
+    visitors: int = 0
+    spend: Decimal = Decimal("0.00")
+
+    @property
+    def registered(self) -> int:
+        return self.confirmed + self.waitlisted
+
+    @property
+    def attendance_rate(self) -> float | None:
+        return self.checked_in / self.confirmed if self.confirmed else None
+
+
+def events_of(user: User) -> list[tuple[Event, EventRole | None]]:
+    """The events `user` works on, with their role (None for an admin outside the team)."""
+    role = Membership.role
+    query = (sa.select(Event, role)
+             .outerjoin(Membership, sa.and_(Membership.event_id == Event.id,
+                                            Membership.user_id == user.id))
+             .order_by(Event.starts_at.desc()))
+    if not user.is_admin:
+        query = query.where(Membership.id.is_not(None))
+    return [(event, member_role) for event, member_role in db.session.execute(query)]
+
+
+def summaries(event_ids: list[int]) -> dict[int, EventSummary]:
+    """Headline figures for many events in three queries."""
+    result = {event_id: EventSummary() for event_id in event_ids}
+    if not event_ids:
+        return result
+    for event_id, status, count, checked_in in db.session.execute(
+            sa.select(Registration.event_id, Registration.status, sa.func.count(),
+                      sa.func.count(Registration.checked_in_at))
+            .where(Registration.event_id.in_(event_ids))
+            .group_by(Registration.event_id, Registration.status)):
+        setattr(result[event_id], RegistrationStatus(status).value, count)
+        result[event_id].checked_in += checked_in
+    for event_id, visitors in db.session.execute(
+            sa.select(Activity.event_id, sa.func.count(sa.distinct(Activity.visitor_id)))
+            .where(Activity.event_id.in_(event_ids), Activity.kind == ActivityKind.INVITE_VIEW)
+            .group_by(Activity.event_id)):
+        result[event_id].visitors = visitors
+    for event_id, spend in db.session.execute(
+            sa.select(Channel.event_id, sa.func.sum(Channel.spend))
+            .where(Channel.event_id.in_(event_ids)).group_by(Channel.event_id)):
+        result[event_id].spend = Decimal(spend or 0)
+    return result
+
+
+def create_event(*, title: str, slug: str, starts_at: datetime, ends_at: datetime,
+                 timezone: str, venue: str = "", address: str = "", capacity: int | None = None,
+                 currency: str = "CNY", creator: User | None = None) -> Event:
+    """A draft event; its creator (if any) joins the team as marketer."""
+    errors: dict[str, list[str]] = {}
+    if not CODE_PATTERN.match(slug) or len(slug) > 80:
+        errors["slug"] = [str(_l("Use lower-case letters, digits and dashes."))]
+    if ends_at <= starts_at:
+        errors["ends_at"] = [str(_l("The event must end after it starts."))]
+    if timezone not in timezone_names():
+        errors["timezone"] = [str(_l("Unknown timezone."))]
+    if not valid_currency(currency):
+        errors["currency"] = [str(_l("Unknown currency code."))]
+    if capacity is not None and capacity < 1:
+        errors["capacity"] = [str(_l("Capacity must be at least 1, or empty for no limit."))]
+    if errors:
+        raise ValidationFailed(**errors)
+    if db.session.scalar(sa.select(Event.id).where(Event.slug == slug)) is not None:
+        raise Conflict(_l("Another event already uses this web address."), slug=[slug])
+    event = Event(title=title.strip(), slug=slug, starts_at=starts_at, ends_at=ends_at,
+                  timezone=timezone, venue=venue.strip(), address=address.strip(),
+                  capacity=capacity, currency=currency, status=EventStatus.DRAFT)
+    db.session.add(event)
+    db.session.flush()
+    if creator is not None:
+        db.session.add(Membership(event_id=event.id, user_id=creator.id,
+                                  role=EventRole.MARKETER))
+    return event
+
+
+# --- channels -----------------------------------------------------------------------------
+
+@dataclass
+class ChannelFigures:
+    """One row of the acquisition table: what a channel cost and what it brought."""
+
+    channel: Channel | None  # None: people who came without a channel link
+    visitors: int = 0
+    registrations: int = 0
+    checked_in: int = 0
+
+    @property
+    def spend(self) -> Decimal:
+        return self.channel.spend if self.channel else Decimal("0.00")
+
+    @property
+    def registration_rate(self) -> float | None:
+        return self.registrations / self.visitors if self.visitors else None
+
+    @property
+    def cost_per_registration(self) -> Decimal | None:
+        if not self.registrations or not self.spend:
+            return None
+        return (self.spend / self.registrations).quantize(Decimal("0.01"))
+
+
+def channel_figures(event: Event) -> list[ChannelFigures]:
+    """Per channel (and for direct traffic): unique visitors, registrations, check-ins."""
+    rows: dict[int | None, ChannelFigures] = {c.id: ChannelFigures(c) for c in event.channels}
+    rows[None] = ChannelFigures(None)
+    for channel_id, visitors in db.session.execute(
+            sa.select(Activity.channel_id, sa.func.count(sa.distinct(Activity.visitor_id)))
+            .where(Activity.event_id == event.id, Activity.kind == ActivityKind.INVITE_VIEW)
+            .group_by(Activity.channel_id)):
+        rows.setdefault(channel_id, ChannelFigures(None)).visitors = visitors
+    for channel_id, registrations, checked_in in db.session.execute(
+            sa.select(Registration.channel_id, sa.func.count(),
+                      sa.func.count(Registration.checked_in_at))
+            .where(Registration.event_id == event.id, Registration.status.in_(ACTIVE_STATUSES))
+            .group_by(Registration.channel_id)):
+        row = rows.setdefault(channel_id, ChannelFigures(None))
+        row.registrations, row.checked_in = registrations, checked_in
+    return list(rows.values())
+
+
+def _check_channel_values(event: Event, *, name: str | None, code: str | None,
+                          kind: str | None, spend: str | Decimal | None,
+                          channel_id: int | None = None) -> dict[str, object]:
+    values: dict[str, object] = {}
+    errors: dict[str, list[str]] = {}
+    if name is not None:
+        if not name.strip():
+            errors["name"] = [str(_l("Give the channel a name."))]
+        values["name"] = name.strip()[:120]
+    if kind is not None:
+        try:
+            values["kind"] = ChannelKind(kind)
+        except ValueError:
+            errors["kind"] = [str(_l("Unknown kind of channel."))]
+    if code is not None:
+        code = code.strip().lower()
+        if not CODE_PATTERN.match(code):
+            errors["code"] = [str(_l("Use 1 to 32 lower-case letters, digits and dashes."))]
+        elif db.session.scalar(sa.select(Channel.id).where(
+                Channel.event_id == event.id, Channel.code == code,
+                Channel.id != (channel_id or 0))) is not None:
+            errors["code"] = [str(_l("Another channel of this event uses this code."))]
+        values["code"] = code
+    if spend is not None:
+        try:
+            values["spend"] = parse_amount(spend)
+        except ValueError:
+            errors["spend"] = [str(_l("Enter the spend as an amount, such as 1200.50."))]
+    if errors:
+        raise ValidationFailed(**errors)
+    return values
+
+
+def _next_free_code(event: Event, kind: ChannelKind) -> str:
+    taken = set(db.session.scalars(sa.select(Channel.code).where(Channel.event_id == event.id)))
+    number = 1
+    while f"{kind.value}-{number}" in taken:
+        number += 1
+    return f"{kind.value}-{number}"
+
+
+def create_channel(event: Event, *, name: str, kind: str, code: str | None = None,
+                   spend: str | Decimal = "0") -> Channel:
+    """A new channel; without a code, one is made from its kind ("wechat-2")."""
+    values = _check_channel_values(event, name=name, kind=kind, code=code or None, spend=spend)
+    values.setdefault("code", _next_free_code(event, values["kind"]))  # type: ignore[arg-type]
+    channel = Channel(event_id=event.id, **values)
+    db.session.add(channel)
+    db.session.flush()
+    return channel
+
+
+def update_channel(event: Event, channel_id: int, *, name: str | None = None,
+                   kind: str | None = None, code: str | None = None,
+                   spend: str | Decimal | None = None) -> Channel:
+    """Change a channel's name, kind, code or spend."""
+    channel = get_channel(event, channel_id)
+    values = _check_channel_values(event, name=name, kind=kind, code=code, spend=spend,
+                                   channel_id=channel.id)
+    for key, value in values.items():
+        setattr(channel, key, value)
+    return channel
+
+
+def get_channel(event: Event, channel_id: int) -> Channel:
+    channel = db.session.get(Channel, channel_id)
+    if channel is None or channel.event_id != event.id:
+        raise NotFound()
+    return channel
+
+
+# --- the team -----------------------------------------------------------------------------
+
+def team_of(event: Event) -> list[Membership]:
+    return list(db.session.scalars(
+        sa.select(Membership).join(User).where(Membership.event_id == event.id)
+        .order_by(Membership.role, User.name)))
+
+
+def add_member(event: Event, email: str, role: str) -> Membership:
+    """Put an existing account on the event's team with a role (or change its role)."""
+    try:
+        role_value = EventRole(role)
+    except ValueError:
+        raise ValidationFailed(role=[str(_l("Unknown role."))]) from None
+    user = db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))
+    if user is None:
+        raise NotFound(_l("No account uses this e-mail. Ask an administrator to create it first."))
+    membership = db.session.scalar(sa.select(Membership).where(
+        Membership.event_id == event.id, Membership.user_id == user.id))
+    if membership is None:
+        membership = Membership(event_id=event.id, user_id=user.id, role=role_value)
+        db.session.add(membership)
+    else:
+        _keep_a_marketer(event, membership, role_value)
+        membership.role = role_value
+    db.session.flush()
+    return membership
+
+
+def remove_member(event: Event, membership_id: int) -> None:
+    """Take a person off the team; the last marketer cannot be removed."""
+    membership = db.session.get(Membership, membership_id)
+    if membership is None or membership.event_id != event.id:
+        raise NotFound()
+    _keep_a_marketer(event, membership, None)
+    db.session.delete(membership)
+
+
+def _keep_a_marketer(event: Event, membership: Membership, new_role: EventRole | None) -> None:
+    if membership.role != EventRole.MARKETER or new_role == EventRole.MARKETER:
+        return
+    marketers = db.session.scalar(sa.select(sa.func.count()).select_from(Membership).where(
+        Membership.event_id == event.id, Membership.role == EventRole.MARKETER))
+    if marketers <= 1:
+        raise Conflict(_l("An event needs at least one marketer. Add another marketer first."))
+
+
+# --- what staff and sales see -------------------------------------------------------------
+
+@dataclass
+class GateSummary:
+    expected: int
+    checked_in: int
+    waitlisted: int
+    recent: list[tuple[Registration, Contact]] = field(default_factory=list)
+
+
+def gate_summary(event: Event, recent: int = 12) -> GateSummary:
+    """Arrivals so far and the latest people through the door."""
+    figures = summaries([event.id])[event.id]
+    latest = db.session.execute(
+        sa.select(Registration, Contact).join(Contact, Registration.contact_id == Contact.id)
+        .where(Registration.event_id == event.id, Registration.checked_in_at.is_not(None))
+        .order_by(Registration.checked_in_at.desc()).limit(recent)).tuples().all()
+    return GateSummary(expected=figures.confirmed, checked_in=figures.checked_in,
+                       waitlisted=figures.waitlisted, recent=list(latest))
+
+
+def find_attendees(event: Event, search: str = "", *, status: str | None = None,
+                   page: int = 1, per_page: int = 50) -> Pagination:
+    """The event's registrations with their contacts, newest first, filtered by a search over
+    name, company, job title, mobile and e-mail."""
+    query = (sa.select(Registration).join(Contact, Registration.contact_id == Contact.id)
+             .where(Registration.event_id == event.id)
+             .options(sa.orm.contains_eager(Registration.contact))
+             .order_by(Registration.created_at.desc(), Registration.id.desc()))
+    if status:
+        query = query.where(Registration.status == status)
+    search = search.strip()
+    if search:
+        query = query.where(sa.or_(*(column.icontains(search, autoescape=True) for column in (
+            Contact.name, Contact.company, Contact.job_title, Contact.phone, Contact.email))))
+    return db.paginate(query, page=page, per_page=per_page, max_per_page=200, error_out=False)
+
+
+def recent_activity(event: Event, limit: int = 15) -> list[tuple[Activity, Contact | None]]:
+    return list(db.session.execute(
+        sa.select(Activity, Contact).outerjoin(Contact, Activity.contact_id == Contact.id)
+        .where(Activity.event_id == event.id)
+        .order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(limit)).tuples())

@@ -1,0 +1,168 @@
+"""Pages of the back office and the staff tablet: my events, an event's overview, channels,
+team, the gate and the people list. Each view: parse, one service call, render."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from eventapp.core.errors import DomainError
+from eventapp.core.forms import show_error_on_form
+from eventapp.core.time import timezone_names, zone
+from eventapp.events import services
+from eventapp.events.access import (GATE_ROLES, PEOPLE_ROLES, SETUP_ROLES, admin_required,
+                                    event_role_required)
+from eventapp.events.forms import ChannelForm, EventForm, MemberForm
+from eventapp.events.models import Event, EventRole, RegistrationStatus
+from eventapp.extensions import db
+
+bp = Blueprint("events", __name__)
+
+#: The page each role lands on for an event.
+ROLE_HOME = {EventRole.MARKETER: "events.overview", EventRole.STAFF: "events.gate",
+             EventRole.SALES: "events.people", None: "events.overview"}
+
+
+@bp.get("/")
+@login_required
+def home() -> str:
+    events = services.events_of(current_user)
+    figures = services.summaries([event.id for event, _role in events])
+    return render_template("events/home.html", events=events, figures=figures,
+                           role_home=ROLE_HOME)
+
+
+@bp.route("/events/new", methods=["GET", "POST"])
+@login_required
+@admin_required
+def new_event() -> str | Response:
+    form = EventForm(timezone=current_app.config["DEFAULT_TIMEZONE"],
+                     currency=current_app.config["DEFAULT_CURRENCY"])
+    if form.validate_on_submit():
+        if form.timezone.data not in timezone_names():
+            form.timezone.errors.append(_("Unknown timezone."))
+            return render_template("events/new.html", form=form)
+        tz = zone(form.timezone.data)
+        try:
+            event = services.create_event(
+                title=form.title.data, slug=form.slug.data.strip().lower(),
+                starts_at=form.starts_at.data.replace(tzinfo=tz),
+                ends_at=form.ends_at.data.replace(tzinfo=tz), timezone=form.timezone.data,
+                venue=form.venue.data or "", address=form.address.data or "",
+                capacity=form.capacity.data, currency=form.currency.data.upper(),
+                creator=current_user)
+        except DomainError as error:
+            db.session.rollback()
+            show_error_on_form(form, error)
+        else:
+            db.session.commit()
+            flash(_("The event is created as a draft."), "success")
+            return redirect(url_for("events.overview", slug=event.slug))
+    return render_template("events/new.html", form=form)
+
+
+@bp.get("/events/<slug>/")
+@login_required
+@event_role_required(*SETUP_ROLES)
+def overview(event: Event) -> str:
+    return render_template(
+        "events/overview.html", event=event, summary=services.summaries([event.id])[event.id],
+        channels=services.channel_figures(event), activity=services.recent_activity(event))
+
+
+@bp.route("/events/<slug>/channels", methods=["GET", "POST"])
+@login_required
+@event_role_required(*SETUP_ROLES)
+def channels(event: Event) -> str | Response:
+    form = ChannelForm()
+    if form.validate_on_submit():
+        try:
+            channel = services.create_channel(event, name=form.name.data, kind=form.kind.data,
+                                              code=form.code.data, spend=form.spend.data)
+        except DomainError as error:
+            db.session.rollback()
+            show_error_on_form(form, error)
+        else:
+            db.session.commit()
+            flash(_("Channel %(name)s added.", name=channel.name), "success")
+            return redirect(url_for("events.channels", slug=event.slug))
+    return render_template("events/channels.html", event=event, form=form,
+                           channels=services.channel_figures(event))
+
+
+@bp.route("/events/<slug>/channels/<int:channel_id>", methods=["GET", "POST"])
+@login_required
+@event_role_required(*SETUP_ROLES)
+def edit_channel(event: Event, channel_id: int) -> str | Response:
+    channel = services.get_channel(event, channel_id)
+    form = ChannelForm(obj=channel)
+    if form.validate_on_submit():
+        try:
+            services.update_channel(event, channel.id, name=form.name.data, kind=form.kind.data,
+                                    code=form.code.data or channel.code, spend=form.spend.data)
+        except DomainError as error:
+            db.session.rollback()
+            show_error_on_form(form, error)
+        else:
+            db.session.commit()
+            flash(_("Channel saved."), "success")
+            return redirect(url_for("events.channels", slug=event.slug))
+    return render_template("events/channel_edit.html", event=event, form=form, channel=channel)
+
+
+@bp.route("/events/<slug>/team", methods=["GET", "POST"])
+@login_required
+@event_role_required(*SETUP_ROLES)
+def team(event: Event) -> str | Response:
+    form = MemberForm()
+    if form.validate_on_submit():
+        try:
+            services.add_member(event, form.email.data, form.role.data)
+        except DomainError as error:
+            db.session.rollback()
+            show_error_on_form(form, error)
+        else:
+            db.session.commit()
+            flash(_("The team is updated."), "success")
+            return redirect(url_for("events.team", slug=event.slug))
+    return render_template("events/team.html", event=event, form=form,
+                           members=services.team_of(event))
+
+
+@bp.post("/events/<slug>/team/<int:membership_id>/remove")
+@login_required
+@event_role_required(*SETUP_ROLES)
+def remove_member(event: Event, membership_id: int) -> Response:
+    try:
+        services.remove_member(event, membership_id)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+    else:
+        db.session.commit()
+        flash(_("Removed from the team."), "success")
+    return redirect(url_for("events.team", slug=event.slug))
+
+
+@bp.get("/events/<slug>/gate")
+@login_required
+@event_role_required(*GATE_ROLES)
+def gate(event: Event) -> str:
+    return render_template("events/gate.html", event=event,
+                           gate=services.gate_summary(event))
+
+
+@bp.get("/events/<slug>/people")
+@login_required
+@event_role_required(*PEOPLE_ROLES)
+def people(event: Event) -> str:
+    search = request.args.get("q", "")[:100]
+    status = request.args.get("status") or None
+    if status not in {s.value for s in RegistrationStatus}:
+        status = None
+    page = services.find_attendees(event, search, status=status,
+                                   page=request.args.get("page", 1, type=int))
+    return render_template("events/people.html", event=event, page=page, search=search,
+                           status=status)
