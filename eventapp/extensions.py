@@ -11,7 +11,9 @@ from flask_wtf import CSRFProtect
 from eventapp.core.api import Api
 from eventapp.core.models import Base
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay readable after commit: no reload query on hot paths (a request's session is
+# short-lived, so nothing goes stale for long).
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -293,7 +293,7 @@ def gate_summary(event: Event, recent: int = 12) -> GateSummary:
     latest = db.session.execute(
         sa.select(Registration, Contact).join(Contact, Registration.contact_id == Contact.id)
         .where(Registration.event_id == event.id, Registration.checked_in_at.is_not(None))
-        .order_by(Registration.checked_in_at.desc()).limit(recent)).tuples().all()
+        .order_by(Registration.checked_in_at.desc()).limit(recent)).all()
     return GateSummary(expected=figures.confirmed, checked_in=figures.checked_in,
                        waitlisted=figures.waitlisted, recent=list(latest))
 
@@ -319,4 +319,4 @@ def recent_activity(event: Event, limit: int = 15) -> list[tuple[Activity, Conta
     return list(db.session.execute(
         sa.select(Activity, Contact).outerjoin(Contact, Activity.contact_id == Contact.id)
         .where(Activity.event_id == event.id)
-        .order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(limit)).tuples())
+        .order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(limit)))

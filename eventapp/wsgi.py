@@ -1,0 +1,5 @@
+"""The WSGI entry point: `gunicorn eventapp.wsgi:app`."""
+
+from eventapp import create_app
+
+app = create_app()

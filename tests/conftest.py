@@ -1,0 +1,227 @@
+"""Fixtures shared by every test: an app on its own database, clients logged in as each role,
+factories, and real servers (PostgreSQL, Redis, SMTP, Chromium) started on demand.
+
+Every test that uses `app` runs once per database named by `--db` (default: sqlite and
+postgresql), each time on a fresh database copied from one migrated template.
+
+A test that needs a server the machine lacks is skipped, except when the CI environment
+variable is set: then it fails, so CI can never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from eventapp import create_app
+from eventapp.testing.services import PostgresServer, RedisServer, ServiceUnavailable
+from tests.factories import Factory
+
+BACKENDS = ("sqlite", "postgresql")
+ON_CI = bool(os.environ.get("CI"))
+_database_numbers = itertools.count(1)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--db", default=",".join(BACKENDS),
+                     help="comma-separated databases to run app tests on (sqlite,postgresql)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_backend" not in metafunc.fixturenames:
+        return
+    backends = [b.strip() for b in metafunc.config.getoption("--db").split(",") if b.strip()]
+    unknown = set(backends) - set(BACKENDS)
+    if unknown:
+        raise pytest.UsageError(f"unknown --db value(s): {', '.join(sorted(unknown))}")
+    if metafunc.definition.get_closest_marker("single_db"):
+        backends = backends[:1]
+    metafunc.parametrize("db_backend", backends, scope="session")
+
+
+def require(service: str, error: Exception) -> None:
+    """Skip (or, on CI, fail) a test whose server could not be had."""
+    message = f"{service} unavailable: {error}"
+    if ON_CI:
+        pytest.fail(message + " (CI must run every test; install it in .ci/run)")
+    pytest.skip(message)
+
+
+# --- servers --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        server.start()
+    except ServiceUnavailable as error:
+        server.stop()
+        require("PostgreSQL", error)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    try:
+        server.start()
+    except ServiceUnavailable as error:
+        server.stop()
+        require("Redis", error)
+    yield server
+    server.stop()
+
+
+# --- databases ------------------------------------------------------------------------------
+
+def _migrate(database_url: str, instance: Path) -> None:
+    """Build the schema through the real migrations, as `eventapp db upgrade` does."""
+    from flask_migrate import upgrade
+
+    from eventapp.extensions import db
+
+    app = create_app({"TESTING": True}, env=_env(database_url, instance))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+def _env(database_url: str, instance: Path, **extra: str) -> dict[str, str]:
+    return {"DATABASE_URL": database_url, "EVENTAPP_INSTANCE_PATH": str(instance),
+            "SECRET_KEY": "test-secret-key-not-for-production", "LOG_LEVEL": "WARNING",
+            "DEFAULT_LOCALE": "en", **extra}
+
+
+@pytest.fixture(scope="session")
+def database_template(request: pytest.FixtureRequest, db_backend: str,
+                      tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The migrated database every test copies: a SQLite file or a PostgreSQL template."""
+    instance = tmp_path_factory.mktemp("template-instance")
+    if db_backend == "sqlite":
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        _migrate(f"sqlite:///{path}", instance)
+        return str(path)
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    _migrate(server.create_database("eventapp_template"), instance)
+    return "eventapp_template"
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, db_backend: str, database_template: str,
+                 tmp_path: Path) -> Iterator[str]:
+    """A fresh database for one test."""
+    if db_backend == "sqlite":
+        path = tmp_path / "eventapp.db"
+        shutil.copyfile(database_template, path)
+        yield f"sqlite:///{path}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = f"test_{os.getpid()}_{next(_database_numbers)}"
+    url = server.create_database(name, template=database_template)
+    yield url
+    server.drop_database(name)
+
+
+# --- the app --------------------------------------------------------------------------------
+
+@pytest.fixture
+def app_env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment the app (and any child process of it) is built from."""
+    instance = tmp_path / "instance"
+    instance.mkdir(exist_ok=True)
+    return _env(database_url, instance)
+
+
+@pytest.fixture
+def app(app_env: dict[str, str]) -> Iterator[Flask]:
+    from eventapp.extensions import db
+
+    app = create_app({"TESTING": True}, env=app_env)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def make(app: Flask) -> Factory:
+    return Factory(app)
+
+
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+class Client(FlaskClient):
+    """A test client that fills in the CSRF token as a browser form would."""
+
+    def csrf_token(self) -> str:
+        page = self.get("/login").get_data(as_text=True)
+        match = CSRF_META.search(page)
+        assert match, "every page carries a CSRF token in <meta name=csrf-token>"
+        return match.group(1)
+
+    def post_form(self, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        return self.post(url, data={"csrf_token": self.csrf_token(), **(data or {})}, **kwargs)
+
+    def login(self, email: str, password: str) -> Any:
+        response = self.post_form("/login", {"email": email, "password": password})
+        assert response.status_code == 302, f"login of {email} failed"
+        return response
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    app.test_client_class = Client
+    return app.test_client()
+
+
+@pytest.fixture
+def event(make: Factory) -> Any:
+    return make.event()
+
+
+def _client_as(app: Flask, make: Factory, event: Any, role: str | None) -> Client:
+    user = make.user(admin=role == "admin")
+    if role not in (None, "admin"):
+        make.membership(event, user, role)
+    app.test_client_class = Client
+    client = app.test_client()
+    client.login(user.email, Factory.PASSWORD)
+    client.user = user  # type: ignore[attr-defined]
+    return client  # type: ignore[return-value]
+
+
+@pytest.fixture
+def marketer_client(app: Flask, make: Factory, event: Any) -> Client:
+    return _client_as(app, make, event, "marketer")
+
+
+@pytest.fixture
+def staff_client(app: Flask, make: Factory, event: Any) -> Client:
+    return _client_as(app, make, event, "staff")
+
+
+@pytest.fixture
+def sales_client(app: Flask, make: Factory, event: Any) -> Client:
+    return _client_as(app, make, event, "sales")
+
+
+@pytest.fixture
+def admin_client(app: Flask, make: Factory, event: Any) -> Client:
+    return _client_as(app, make, event, "admin")
+
+
+@pytest.fixture
+def outsider_client(app: Flask, make: Factory, event: Any) -> Client:
+    """Signed in, but on no event's team."""
+    return _client_as(app, make, event, None)
