@@ -68,16 +68,17 @@ def register_commands(app: Flask) -> None:
                   "same data).")
     def seed_demo_command(contacts: int, if_empty: bool, seed: int) -> None:
         """Fill the database with a realistic demo event and print the demo logins."""
-        from eventapp.demo import DEMO_PASSWORD, DEMO_USERS, database_is_empty, seed_demo
+        from eventapp.demo import DEMO_PASSWORD, demo_logins, database_is_empty, seed_demo
 
         if if_empty and not database_is_empty():
             click.echo("The database already has events; demo data left as it is.")
-            return
-        summary = seed_demo(contacts=contacts, seed=seed)
-        click.echo(summary)
-        click.echo("Demo logins (password for all: %s):" % DEMO_PASSWORD)
-        for email, role in DEMO_USERS:
-            click.echo(f"  {role:<10} {email}")
+        else:
+            click.echo(seed_demo(contacts=contacts, seed=seed))
+        logins = demo_logins()
+        if logins:
+            click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+            for email, role in logins:
+                click.echo(f"  {role:<10} {email}")
 
     @app.cli.command("send-test-email")
     @click.argument("to")

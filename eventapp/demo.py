@@ -69,6 +69,13 @@ INDUSTRY_WORDS = ("精密制造", "智能装备", "自动化", "机电", "新材
 EN_DOMAINS = ("example.com", "example.net", "example.org")
 
 
+def demo_logins() -> list[tuple[str, str]]:
+    """The demo accounts that exist (with their password unchanged or not: we cannot tell)."""
+    emails = [email for email, _role in DEMO_USERS]
+    present = set(db.session.scalars(sa.select(User.email).where(User.email.in_(emails))))
+    return [(email, role) for email, role in DEMO_USERS if email in present]
+
+
 def database_is_empty() -> bool:
     return db.session.scalar(sa.select(sa.func.count()).select_from(Event)) == 0
 

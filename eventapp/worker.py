@@ -1,6 +1,10 @@
-"""The Celery entry point: `celery -A eventapp.worker worker` (and `beat`)."""
+"""The Celery entry point: `celery -A eventapp.worker worker` (and `beat`).
+
+Celery looks for an attribute named `app` first, then `celery`: the Flask app is therefore
+not called `app` here.
+"""
 
 from eventapp import create_app
 
-app = create_app()
-celery = app.extensions["celery"]
+flask_app = create_app()
+celery = flask_app.extensions["celery"]

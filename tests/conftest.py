@@ -165,7 +165,7 @@ class Client(FlaskClient):
     """A test client that fills in the CSRF token as a browser form would."""
 
     def csrf_token(self) -> str:
-        page = self.get("/login").get_data(as_text=True)
+        page = self.get("/login", follow_redirects=True).get_data(as_text=True)
         match = CSRF_META.search(page)
         assert match, "every page carries a CSRF token in <meta name=csrf-token>"
         return match.group(1)

@@ -15,7 +15,10 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from eventapp.core.database import is_unique_violation
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +131,20 @@ def handle_domain_error(error: DomainError) -> Any:
     return error_response(error.status, error.code, error.message, error.details or None)
 
 
+def handle_integrity_error(error: IntegrityError) -> Any:
+    """The safety net under check-then-insert races that no service handled (two identical
+    submissions at the same instant): a clear 409, never a 500. Services that can do better
+    (retry, return the existing row) catch the error themselves."""
+    if not is_unique_violation(error):
+        return handle_http_exception(InternalServerError(original_exception=error))
+    log.info("unique violation answered with 409 on %s %s: %s", request.method, request.path,
+             error.orig)
+    code = HTTP_MESSAGES[409][0]
+    return error_response(409, code, _l("This was just saved by someone else (or sent twice). "
+                                        "Reload the page to see the current state."))
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(IntegrityError, handle_integrity_error)

@@ -15,6 +15,7 @@ from eventapp.auth.models import User
 from eventapp.auth.services import normalize_email
 from eventapp.contacts.models import Contact
 from eventapp.core.activity import Activity, ActivityKind
+from eventapp.core.database import is_unique_violation
 from eventapp.core.errors import Conflict, NotFound, ValidationFailed
 from eventapp.core.money import parse_amount, valid_currency
 from eventapp.core.time import timezone_names
@@ -202,13 +203,29 @@ def _next_free_code(event: Event, kind: ChannelKind) -> str:
 
 def create_channel(event: Event, *, name: str, kind: str, code: str | None = None,
                    spend: str | Decimal = "0") -> Channel:
-    """A new channel; without a code, one is made from its kind ("wechat-2")."""
+    """A new channel; without a code, one is made from its kind ("wechat-2").
+
+    Two marketers adding channels at the same moment may pick the same generated code: the
+    loser of that race takes the next free one instead of failing.
+    """
     values = _check_channel_values(event, name=name, kind=kind, code=code or None, spend=spend)
-    values.setdefault("code", _next_free_code(event, values["kind"]))  # type: ignore[arg-type]
-    channel = Channel(event_id=event.id, **values)
-    db.session.add(channel)
-    db.session.flush()
-    return channel
+    chosen = "code" in values
+    for _attempt in range(20):
+        if not chosen:
+            values["code"] = _next_free_code(event, values["kind"])  # type: ignore[arg-type]
+        channel = Channel(event_id=event.id, **values)
+        try:
+            with db.session.begin_nested():
+                db.session.add(channel)
+        except sa.exc.IntegrityError as error:
+            if not is_unique_violation(error):
+                raise
+            if chosen:
+                raise ValidationFailed(
+                    code=[str(_l("Another channel of this event uses this code."))]) from None
+            continue
+        return channel
+    raise Conflict(_l("Could not find a free tracking code; enter one yourself."))
 
 
 def update_channel(event: Event, channel_id: int, *, name: str | None = None,
