@@ -57,8 +57,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DEFAULT_TIMEZONE", "Asia/Shanghai", "Timezone of new events and of times shown "
             "outside an event."),
     Setting("DEFAULT_CURRENCY", "CNY", "Currency of new events' channel spend (ISO 4217)."),
-    Setting("PHONE_DEFAULT_REGION", "CN",
-            "Region assumed for mobile numbers typed without a country code."),
     Setting("MAX_UPLOAD_MB", "32", "Largest request body accepted (spreadsheets, images).", _mib),
     Setting("SESSION_COOKIE_SECURE", "false",
             "Send the session cookie over HTTPS only; turn on behind TLS.", _bool),

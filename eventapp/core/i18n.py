@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from babel.dates import format_datetime as babel_format_datetime
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -25,6 +25,8 @@ SESSION_KEY = "locale"
 
 
 def select_locale() -> str:
+    if not has_request_context():  # CLI and tasks: the operator's default (tasks that write to
+        return current_app.config["BABEL_DEFAULT_LOCALE"]  # a person use force_locale)
     user_locale = getattr(current_user, "locale", None)
     if user_locale in LOCALES:
         return user_locale
