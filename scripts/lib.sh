@@ -45,5 +45,5 @@ ensure_python_env() {
 
 # The .mo files are built from the committed .po catalogues, never committed themselves.
 compile_translations() {
-  "$VENV/bin/pybabel" compile -q -d "$ROOT/eventapp/translations"
+  "$VENV/bin/pybabel" -q compile -d "$ROOT/eventapp/translations"
 }

@@ -26,6 +26,7 @@ from eventapp import create_app
 from eventapp.testing.services import PostgresServer, RedisServer, ServiceUnavailable
 from tests.factories import Factory
 
+ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ("sqlite", "postgresql")
 ON_CI = bool(os.environ.get("CI"))
 _database_numbers = itertools.count(1)
@@ -54,6 +55,22 @@ def require(service: str, error: Exception) -> None:
     if ON_CI:
         pytest.fail(message + " (CI must run every test; install it in .ci/run)")
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations() -> None:
+    """Compile the .po catalogues that are newer than their .mo (the .mo files are not in git),
+    so that `pytest` alone shows Chinese pages as the scripts do."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in (ROOT / "eventapp" / "translations").glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            with po.open("rb") as source:
+                catalog = read_po(source)
+            with mo.open("wb") as target:
+                write_mo(target, catalog)
 
 
 # --- servers --------------------------------------------------------------------------------

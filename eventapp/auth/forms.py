@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import (BooleanField, EmailField, PasswordField, SelectChoice, SelectField,
+                     StringField)
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from eventapp.auth.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
@@ -32,8 +33,9 @@ class ChangePasswordForm(FlaskForm):
         render_kw={"autocomplete": "new-password"})
 
 
-def _locale_choices() -> list[tuple[str, str]]:
-    return [("", _l("Same as my browser"))] + list(LOCALES.items())
+def _locale_choices() -> list[SelectChoice]:
+    return [SelectChoice("", _l("Same as my browser"))] + [
+        SelectChoice(code, name) for code, name in LOCALES.items()]
 
 
 class ProfileForm(FlaskForm):
@@ -44,7 +46,8 @@ class ProfileForm(FlaskForm):
 class LocaleForm(FlaskForm):
     """The language switch in every page header."""
 
-    locale = SelectField(choices=list(LOCALES.items()))
+    locale = SelectField(choices=lambda: [SelectChoice(code, name)
+                                          for code, name in LOCALES.items()])
 
 
 class ApiTokenForm(FlaskForm):

@@ -38,8 +38,8 @@ def normalize_email(email: str) -> str:
     try:
         result = validate_email(email.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise ValidationFailed(_l("This is not a valid e-mail address."),
-                               email=[str(exc)]) from exc
+        message = _l("This is not a valid e-mail address.")
+        raise ValidationFailed(message, email=[message]) from exc
     return result.normalized.lower()
 
 

@@ -100,7 +100,7 @@ def error_response(status: int, code: str, message: Any, details: Any = None,
 
 
 def _http_details(error: HTTPException) -> tuple[str, Any, Any]:
-    code, message = HTTP_MESSAGES.get(error.code or 500, ("error", error.description))
+    code, message = HTTP_MESSAGES.get(error.code or 500, ("error", DomainError.default_message))
     data = getattr(error, "data", None) or {}
     details = data.get("errors") or data.get("messages")
     if isinstance(details, dict) and set(details) <= {"json", "query", "form", "files"}:

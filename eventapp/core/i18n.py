@@ -7,6 +7,7 @@ DEFAULT_LOCALE.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -33,8 +34,22 @@ def select_locale() -> str:
     chosen = session.get(SESSION_KEY)
     if chosen in LOCALES:
         return chosen
-    best = request.accept_languages.best_match(list(LOCALES))
-    return best or current_app.config["BABEL_DEFAULT_LOCALE"]
+    return browser_locale(request.accept_languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def browser_locale(accepted: Iterable[tuple[str, float]]) -> str | None:
+    """The first language the browser accepts that we have, by its primary subtag: any Chinese
+    (zh, zh-CN, zh-Hans-CN as Safari sends, even zh-TW) gets Simplified Chinese, any English
+    gets English. Werkzeug's best_match misses the script-tagged forms."""
+    for tag, quality in accepted:
+        if quality <= 0:
+            continue
+        primary = tag.replace("_", "-").split("-")[0].lower()
+        if primary == "zh":
+            return "zh_CN"
+        if primary == "en":
+            return "en"
+    return None
 
 
 def html_lang() -> str:

@@ -16,6 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from flask import has_request_context
+from flask_babel import get_locale
+
 from eventapp.core.models import Base, CreatedMixin
 from eventapp.core.time import utcnow
 from eventapp.extensions import db
@@ -40,6 +43,8 @@ class Job(CreatedMixin, Base):
     done: Mapped[int] = mapped_column(default=0)
     total: Mapped[int | None]
     message: Mapped[str | None] = mapped_column(sa.String(300))
+    #: Language of the person who started the job: its messages are written in it.
+    locale: Mapped[str | None] = mapped_column(sa.String(10))
     result: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     error: Mapped[str | None] = mapped_column(sa.Text)
     attempts: Mapped[int] = mapped_column(default=0)
@@ -59,7 +64,8 @@ class Job(CreatedMixin, Base):
 
 def create_job(kind: str, *, user_id: int | None, event_id: int | None = None) -> Job:
     """A queued job, committed so that a worker in another process can see it at once."""
-    job = Job(kind=kind, user_id=user_id, event_id=event_id)
+    job = Job(kind=kind, user_id=user_id, event_id=event_id,
+              locale=str(get_locale()) if has_request_context() else None)
     db.session.add(job)
     db.session.commit()
     return job
@@ -114,6 +120,9 @@ class JobProgress:
         if message is not None:
             job.message = message
         db.session.commit()
+
+    def locale(self) -> str | None:
+        return self._job().locale
 
     def fail(self, error: str) -> None:
         db.session.rollback()

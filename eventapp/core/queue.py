@@ -13,11 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import Celery, Task, shared_task
-from flask import Flask
+from flask import Flask, current_app
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 
 from eventapp.core.database import write_transactions
 from eventapp.core.errors import DomainError
 from eventapp.core.jobs import Job, JobProgress, create_job
+from eventapp.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +53,13 @@ def job_task(name: str, **options: Any) -> Callable[[Callable[..., Any]], Task]:
             try:
                 result = fn(progress, *args, **kwargs)
             except DomainError as exc:
-                progress.fail(str(exc.message))
+                _fail_in_owners_language(progress, exc.message)
                 raise
             except Exception as exc:
                 log.exception("job %s (%s) failed", job_id, name)
-                progress.fail(f"Unexpected error ({type(exc).__name__}); the details are in "
-                              "the server log.")
+                _fail_in_owners_language(progress, _l(
+                    "Unexpected error (%(kind)s); the details are in the server log.",
+                    kind=type(exc).__name__))
                 raise
             progress.succeed(result)
             return result
@@ -63,6 +67,13 @@ def job_task(name: str, **options: Any) -> Callable[[Callable[..., Any]], Task]:
         return run
 
     return decorator
+
+
+def _fail_in_owners_language(progress: JobProgress, message: Any) -> None:
+    db.session.rollback()
+    locale = progress.locale() or current_app.config["BABEL_DEFAULT_LOCALE"]
+    with force_locale(locale):
+        progress.fail(str(message))
 
 
 def start_job(task: Task, kind: str, *args: Any, user_id: int | None,
@@ -74,7 +85,6 @@ def start_job(task: Task, kind: str, *args: Any, user_id: int | None,
             task.apply(args=(job.id, *args), throw=True)
         except Exception:  # already recorded on the job, which the page shows
             log.info("inline job %s ended in failure", job.id)
-        from eventapp.extensions import db
         db.session.refresh(job)
     else:
         task.apply_async(args=(job.id, *args))

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (DateTimeLocalField, EmailField, IntegerField, SelectField, StringField,
-                     TextAreaField)
+from wtforms import (DateTimeLocalField, EmailField, IntegerField, SelectChoice, SelectField,
+                     StringField, TextAreaField)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from eventapp.events.models import ChannelKind, EventRole
 
 
-def channel_kind_choices() -> list[tuple[str, str]]:
+def channel_kind_choices() -> list[SelectChoice]:
     labels = {
         ChannelKind.EMAIL: _l("E-mail"), ChannelKind.SMS: _l("SMS"),
         ChannelKind.WECHAT: _l("WeChat"), ChannelKind.POSTER: _l("Poster"),
         ChannelKind.PARTNER: _l("Partner"), ChannelKind.ADS: _l("Ads"),
         ChannelKind.OTHER: _l("Other"),
     }
-    return [(kind.value, labels[kind]) for kind in ChannelKind]
+    return [SelectChoice(kind.value, labels[kind]) for kind in ChannelKind]
 
 
-def role_choices() -> list[tuple[str, str]]:
+def role_choices() -> list[SelectChoice]:
     labels = {EventRole.MARKETER: _l("Marketer"), EventRole.STAFF: _l("Booth staff"),
               EventRole.SALES: _l("Sales")}
-    return [(role.value, labels[role]) for role in EventRole]
+    return [SelectChoice(role.value, labels[role]) for role in EventRole]
 
 
 class ChannelForm(FlaskForm):

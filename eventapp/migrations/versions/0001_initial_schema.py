@@ -107,6 +107,7 @@ def upgrade():
     sa.Column('done', sa.Integer(), nullable=False),
     sa.Column('total', sa.Integer(), nullable=True),
     sa.Column('message', sa.String(length=300), nullable=True),
+    sa.Column('locale', sa.String(length=10), nullable=True),
     sa.Column('result', sa.JSON(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
