@@ -12,7 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from babel.dates import format_datetime as babel_format_datetime
+import phonenumbers
+from babel.dates import format_skeleton, format_time, get_timezone_gmt
 from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import get_locale
 from flask_login import current_user
@@ -54,14 +55,41 @@ def browser_locale(accepted: Iterable[tuple[str, float]]) -> str | None:
 
 def html_lang() -> str:
     """The BCP 47 tag for <html lang>: zh-Hans-CN or en."""
-    return "zh-Hans-CN" if str(get_locale()).startswith("zh") else "en"
+    return "zh-Hans-CN" if current_locale_code() == "zh_CN" else "en"
 
 
-def local_datetime(moment: datetime | None, timezone_name: str, fmt: str = "medium") -> str:
-    """`moment` in the given timezone and the current language."""
+#: Date part of each width; the time is always the locale's short time (no seconds).
+_DATE_SKELETONS = {"short": "yMd", "medium": "yMMMd", "full": "yMMMEd"}
+
+
+def local_datetime(moment: datetime | None, timezone_name: str, width: str = "medium") -> str:
+    """`moment` as a person reads it: in the given timezone and the current language, to the
+    minute; `full` adds the weekday and the UTC offset (for visitors from other zones)."""
     if moment is None:
         return ""
-    return babel_format_datetime(moment, fmt, tzinfo=zone(timezone_name), locale=get_locale())
+    locale, tzinfo = get_locale(), zone(timezone_name)
+    date = format_skeleton(_DATE_SKELETONS[width], moment, tzinfo=tzinfo, locale=locale)
+    time = format_time(moment, "short", tzinfo=tzinfo, locale=locale)
+    text = locale.datetime_formats["short"].format(time, date)
+    if width == "full":
+        text += f" ({get_timezone_gmt(moment.astimezone(tzinfo), 'long', locale=locale)})"
+    return text
+
+
+def local_phone(e164: str | None) -> str:
+    """A stored E.164 number grouped for reading: +86 132 7060 7353."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def current_locale_code() -> str:
+    """The current language as a key of LOCALES (Babel calls zh_CN "zh_Hans_CN")."""
+    return "zh_CN" if str(get_locale()).startswith("zh") else "en"
 
 
 def local_money(amount: Decimal | None, currency: str) -> str:
@@ -71,7 +99,8 @@ def local_money(amount: Decimal | None, currency: str) -> str:
 def init_i18n(app: Flask) -> None:
     @app.context_processor
     def _i18n_context() -> dict[str, Any]:
-        return {"LOCALES": LOCALES, "current_locale": str(get_locale()), "html_lang": html_lang}
+        return {"LOCALES": LOCALES, "current_locale": current_locale_code(), "html_lang": html_lang}
 
     app.add_template_filter(local_datetime, "local_datetime")
     app.add_template_filter(local_money, "money")
+    app.add_template_filter(local_phone, "phone")
