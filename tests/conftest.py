@@ -14,7 +14,8 @@ import itertools
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -242,3 +243,39 @@ def admin_client(app: Flask, make: Factory, event: Any) -> Client:
 def outsider_client(app: Flask, make: Factory, event: Any) -> Client:
     """Signed in, but on no event's team."""
     return _client_as(app, make, event, None)
+
+
+# --- reading responses ----------------------------------------------------------------------
+
+_FIELD = re.compile(r'<div class="field[^"]*">(.*?)</div>', re.S)
+_FIELD_ERROR = re.compile(r'<small class="field__error"[^>]*>(.*?)</small>', re.S)
+
+
+def field_errors_of(response: Any, name: str) -> list[str]:
+    """The error messages a form page shows under the field called `name`."""
+    for block in _FIELD.findall(response.get_data(as_text=True)):
+        if f'name="{name}"' in block:
+            return [unescape(message) for message in _FIELD_ERROR.findall(block)]
+    raise AssertionError(f"no field {name!r} on the page")
+
+
+@pytest.fixture
+def field_errors() -> Callable[[Any, str], list[str]]:
+    """`field_errors(response, "code")`: the messages under that field of a form page."""
+    return field_errors_of
+
+
+@pytest.fixture
+def bearer(app: Flask) -> Callable[[Any], dict[str, str]]:
+    """`bearer(user)`: the Authorization header of a new API token of that user."""
+    from eventapp.auth.models import User
+    from eventapp.auth.services import issue_api_token
+    from eventapp.extensions import db
+
+    def headers(user: Any) -> dict[str, str]:
+        with app.app_context():
+            plain, _token = issue_api_token(db.session.get(User, user.id), "test")
+            db.session.commit()
+        return {"Authorization": f"Bearer {plain}"}
+
+    return headers

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from flask import Flask, Response, flash, g, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import Unauthorized
 
 from eventapp.auth.models import User
 from eventapp.auth.services import (note_token_use, token_owner, token_use_is_stale,
                                     user_for_session)
-from eventapp.core.api import API_PREFIX, TokenAuthenticated
+from eventapp.core.api import API_PREFIX, NotSignedIn, TokenAuthenticated
 from eventapp.extensions import db, login_manager
 
 login_manager.login_view = "auth.login"
@@ -52,6 +51,6 @@ def init_login(app: Flask) -> None:
     @login_manager.unauthorized_handler
     def _unauthorized() -> Response:
         if request.path.startswith(API_PREFIX + "/"):
-            raise Unauthorized()
+            raise NotSignedIn()
         flash(login_manager.login_message, login_manager.login_message_category)
         return redirect(url_for(login_manager.login_view, next=request.full_path.rstrip("?")))

@@ -60,7 +60,8 @@ def create_user(email: str, name: str, password: str, *, is_admin: bool = False,
     email = normalize_email(email)
     check_password_rules(password)
     if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
-        raise Conflict(_l("An account with this e-mail already exists."), email=[email])
+        message = _l("An account with this e-mail already exists.")
+        raise Conflict(message, email=[str(message)])
     user = User(email=email, name=name.strip() or email, password_hash=hash_password(password),
                 is_admin=is_admin, locale=locale)
     db.session.add(user)

@@ -18,8 +18,11 @@ bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths: a login link must not send people elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only same-site paths: a login link must not send people elsewhere. Browsers read "\\" as
+    "/" and drop tabs and newlines ("/<tab>/evil.example" is "//evil.example"), so a target
+    with either is refused too."""
+    if (target and target.startswith("/") and not target.startswith("//")
+            and "\\" not in target and target.isprintable()):
         return target
     return url_for("events.home")
 
@@ -64,12 +67,12 @@ def account() -> str | Response:
     return _account_page(profile=profile)
 
 
-def _account_page(**forms: object) -> str:
+def _account_page(new_token: str | None = None, **forms: object) -> str:
     forms.setdefault("profile", ProfileForm(obj=current_user, prefix="profile"))
     forms.setdefault("password", ChangePasswordForm(prefix="password"))
     forms.setdefault("token", ApiTokenForm(prefix="token"))
     return render_template("auth/account.html", tokens=services.api_tokens_of(current_user),
-                           new_token=session.pop("new_api_token", None), **forms)
+                           new_token=new_token, **forms)
 
 
 @bp.post("/account/password")
@@ -98,8 +101,9 @@ def create_token() -> str | Response:
     if form.validate_on_submit():
         plain, _token = services.issue_api_token(current_user, form.name.data)
         db.session.commit()
-        session["new_api_token"] = plain  # shown once, on the next page only
-        return redirect(url_for("auth.account", _anchor="tokens"))
+        # Shown in this response only: the token is never stored in plain, not even in the
+        # session cookie, so reloading the page cannot show it again.
+        return _account_page(new_token=plain, token=ApiTokenForm(prefix="token", formdata=None))
     return _account_page(token=form)
 
 

@@ -14,6 +14,7 @@ import marshmallow as ma
 from flask import g, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 from eventapp.core.database import SAFE_METHODS
@@ -33,8 +34,23 @@ class ErrorSchema(ma.Schema):
     error = ma.fields.Nested(ErrorBodySchema)
 
 
+class Amount(ma.fields.Decimal):
+    """Money: an exact decimal sent as a JSON string ("1200.50"), never a float; a string or
+    a number is accepted. Documented as a string of format "decimal", which is what it is."""
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("places", 2)
+        super().__init__(as_string=True, **kwargs)  # type: ignore[arg-type]
+
+
 class Api(flask_smorest.Api):
     ERROR_SCHEMA = ErrorSchema
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # A plain Decimal field is documented as a "number" whose minimum is a string ("0.00"):
+        # not valid OpenAPI, and not what is sent either.
+        self.register_field(Amount, "string", "decimal")
 
     def _register_error_handlers(self) -> None:
         """core/errors.py answers every error, HTML or JSON, so the Api registers none."""
@@ -49,6 +65,14 @@ SPEC_OPTIONS = {
                        "description": "An API token created on the account page"},
     }},
 }
+
+
+class NotSignedIn(Unauthorized):
+    """401: neither a session nor a valid API token. HTTP requires a 401 to name the way to
+    authenticate (WWW-Authenticate: Bearer)."""
+
+    def __init__(self) -> None:
+        super().__init__(www_authenticate=WWWAuthenticate("bearer"))
 
 
 class TokenAuthenticated:
@@ -76,7 +100,7 @@ def api_blueprint(name: str, import_name: str, url_prefix: str, description: str
     @blueprint.before_request
     def _authenticate() -> None:
         if not current_user.is_authenticated:
-            raise Unauthorized()
+            raise NotSignedIn()
         if request.method not in SAFE_METHODS and not TokenAuthenticated.current():
             csrf.protect()
 

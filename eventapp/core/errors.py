@@ -104,8 +104,12 @@ def _http_details(error: HTTPException) -> tuple[str, Any, Any]:
     data = getattr(error, "data", None) or {}
     details = data.get("errors") or data.get("messages")
     if isinstance(details, dict) and set(details) <= {"json", "query", "form", "files"}:
-        # webargs nests field errors under the request location; one level is enough.
-        details = {k: v for location in details.values() for k, v in location.items()}
+        # webargs nests field errors under the request location; one level is enough. A body
+        # it could not read at all has a list there instead: {"json": ["Invalid JSON body."]}.
+        flat: dict[str, Any] = {}
+        for location, errors in details.items():
+            flat.update(errors if isinstance(errors, dict) else {location: errors})
+        details = flat
     if data.get("message"):
         message = data["message"]
     return code, message, details

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from eventapp.core.api import Amount
 from eventapp.events.models import ChannelKind, EventStatus, RegistrationStatus
 
 
@@ -28,7 +29,7 @@ class EventSummarySchema(ma.Schema):
     cancelled = ma.fields.Integer()
     checked_in = ma.fields.Integer()
     visitors = ma.fields.Integer(metadata={"description": "unique visitors of the invitation"})
-    spend = ma.fields.Decimal(as_string=True)
+    spend = Amount()
 
 
 class EventDetailSchema(EventSchema):
@@ -41,7 +42,7 @@ class ChannelSchema(ma.Schema):
     kind = ma.fields.Enum(ChannelKind, by_value=True, required=True)
     code = ma.fields.String(validate=ma.validate.Length(max=32), metadata={
         "description": "tracking code, unique in the event; made from the kind when omitted"})
-    spend = ma.fields.Decimal(as_string=True, places=2, validate=ma.validate.Range(min=0))
+    spend = Amount(validate=ma.validate.Range(min=0))
 
 
 class ChannelFiguresSchema(ChannelSchema):
@@ -54,7 +55,7 @@ class ChannelPatchSchema(ma.Schema):
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=120))
     kind = ma.fields.Enum(ChannelKind, by_value=True)
     code = ma.fields.String(validate=ma.validate.Length(min=1, max=32))
-    spend = ma.fields.Decimal(as_string=True, places=2, validate=ma.validate.Range(min=0))
+    spend = Amount(validate=ma.validate.Range(min=0))
 
 
 class ContactBriefSchema(ma.Schema):
