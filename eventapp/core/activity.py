@@ -43,6 +43,8 @@ class Activity(Base):
     __tablename__ = "activities"
     __table_args__ = (
         sa.Index("ix_activities_event_kind_time", "event_id", "kind", "occurred_at"),
+        # Unique visitors per event and channel are counted from this index alone.
+        sa.Index("ix_activities_event_kind_visitor", "event_id", "kind", "visitor_id"),
         sa.Index("ix_activities_contact_time", "contact_id", "occurred_at"),
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -17,14 +17,17 @@ from eventapp.contacts.models import Contact
 from eventapp.core.activity import Activity, ActivityKind
 from eventapp.core.database import is_unique_violation
 from eventapp.core.errors import Conflict, NotFound, ValidationFailed
-from eventapp.core.money import parse_amount, valid_currency
+from eventapp.core.money import CENT, parse_amount, valid_currency
 from eventapp.core.time import timezone_names
 from eventapp.events.models import (Channel, ChannelKind, Event, EventRole, EventStatus,
                                     Membership, Registration, RegistrationStatus)
 from eventapp.extensions import db
 
 CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")  # as long as Event.slug holds
 ACTIVE_STATUSES = (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED)
+#: The largest amount a Money column (NUMERIC(14, 2)) holds; PostgreSQL refuses more.
+MAX_SPEND = Decimal("999999999999.99")
 
 
 # --- events -------------------------------------------------------------------------------
@@ -72,7 +75,8 @@ def summaries(event_ids: list[int]) -> dict[int, EventSummary]:
             .where(Registration.event_id.in_(event_ids))
             .group_by(Registration.event_id, Registration.status)):
         setattr(result[event_id], RegistrationStatus(status).value, count)
-        result[event_id].checked_in += checked_in
+        if status in ACTIVE_STATUSES:  # as channel_figures: a cancelled place is not an arrival
+            result[event_id].checked_in += checked_in
     for event_id, visitors in db.session.execute(
             sa.select(Activity.event_id, sa.func.count(sa.distinct(Activity.visitor_id)))
             .where(Activity.event_id.in_(event_ids), Activity.kind == ActivityKind.INVITE_VIEW)
@@ -90,7 +94,7 @@ def create_event(*, title: str, slug: str, starts_at: datetime, ends_at: datetim
                  currency: str = "CNY", creator: User | None = None) -> Event:
     """A draft event; its creator (if any) joins the team as marketer."""
     errors: dict[str, list[str]] = {}
-    if not CODE_PATTERN.match(slug) or len(slug) > 80:
+    if not SLUG_PATTERN.match(slug):
         errors["slug"] = [str(_l("Use lower-case letters, digits and dashes."))]
     if ends_at <= starts_at:
         errors["ends_at"] = [str(_l("The event must end after it starts."))]
@@ -103,7 +107,8 @@ def create_event(*, title: str, slug: str, starts_at: datetime, ends_at: datetim
     if errors:
         raise ValidationFailed(**errors)
     if db.session.scalar(sa.select(Event.id).where(Event.slug == slug)) is not None:
-        raise Conflict(_l("Another event already uses this web address."), slug=[slug])
+        message = _l("Another event already uses this web address.")
+        raise Conflict(message, slug=[str(message)])
     event = Event(title=title.strip(), slug=slug, starts_at=starts_at, ends_at=ends_at,
                   timezone=timezone, venue=venue.strip(), address=address.strip(),
                   capacity=capacity, currency=currency, status=EventStatus.DRAFT)
@@ -138,7 +143,8 @@ class ChannelFigures:
     def cost_per_registration(self) -> Decimal | None:
         if not self.registrations or not self.spend:
             return None
-        return (self.spend / self.registrations).quantize(Decimal("0.01"))
+        # Half a cent up, as parse_amount rounds (Decimal's default would round half to even).
+        return (self.spend / self.registrations).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def channel_figures(event: Event) -> list[ChannelFigures]:
@@ -185,47 +191,47 @@ def _check_channel_values(event: Event, *, name: str | None, code: str | None,
         values["code"] = code
     if spend is not None:
         try:
-            values["spend"] = parse_amount(spend)
-        except ValueError:
+            amount: Decimal | None = parse_amount(spend)
+        except (ValueError, ArithmeticError):  # ArithmeticError: "1e30" has too many digits
+            amount = None
+        if amount is None or amount > MAX_SPEND:
             errors["spend"] = [str(_l("Enter the spend as an amount, such as 1200.50."))]
+        values["spend"] = amount
     if errors:
         raise ValidationFailed(**errors)
     return values
 
 
 def _next_free_code(event: Event, kind: ChannelKind) -> str:
-    taken = set(db.session.scalars(sa.select(Channel.code).where(Channel.event_id == event.id)))
-    number = 1
-    while f"{kind.value}-{number}" in taken:
-        number += 1
-    return f"{kind.value}-{number}"
+    """The kind and the next number after the highest one used: "ads-3" after "ads-2"."""
+    prefix = f"{kind.value}-"
+    used = db.session.scalars(sa.select(Channel.code).where(
+        Channel.event_id == event.id, Channel.code.startswith(prefix, autoescape=True)))
+    numbers = [int(code[len(prefix):]) for code in used if code[len(prefix):].isdigit()]
+    return f"{prefix}{max(numbers, default=0) + 1}"
 
 
 def create_channel(event: Event, *, name: str, kind: str, code: str | None = None,
                    spend: str | Decimal = "0") -> Channel:
     """A new channel; without a code, one is made from its kind ("wechat-2").
 
-    Two marketers adding channels at the same moment may pick the same generated code: the
-    loser of that race takes the next free one instead of failing.
+    Writers of one event's channels queue on the event's row (SQLite's writers already take
+    turns), so two marketers adding channels at once never pick the same generated code.
     """
     values = _check_channel_values(event, name=name, kind=kind, code=code or None, spend=spend)
-    chosen = "code" in values
-    for _attempt in range(20):
-        if not chosen:
-            values["code"] = _next_free_code(event, values["kind"])  # type: ignore[arg-type]
-        channel = Channel(event_id=event.id, **values)
-        try:
-            with db.session.begin_nested():
-                db.session.add(channel)
-        except sa.exc.IntegrityError as error:
-            if not is_unique_violation(error):
-                raise
-            if chosen:
-                raise ValidationFailed(
-                    code=[str(_l("Another channel of this event uses this code."))]) from None
-            continue
-        return channel
-    raise Conflict(_l("Could not find a free tracking code; enter one yourself."))
+    db.session.execute(sa.select(Event.id).where(Event.id == event.id).with_for_update())
+    if "code" not in values:
+        values["code"] = _next_free_code(event, values["kind"])  # type: ignore[arg-type]
+    channel = Channel(event_id=event.id, **values)
+    try:
+        with db.session.begin_nested():
+            db.session.add(channel)
+    except sa.exc.IntegrityError as error:  # an explicit code taken since it was checked
+        if not is_unique_violation(error):
+            raise
+        raise ValidationFailed(
+            code=[str(_l("Another channel of this event uses this code."))]) from None
+    return channel
 
 
 def update_channel(event: Event, channel_id: int, *, name: str | None = None,

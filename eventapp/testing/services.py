@@ -223,7 +223,8 @@ class GunicornServer(_Server):
             [sys.executable, "-m", "gunicorn", "--bind", f"{LOOPBACK}:{self.port}",
              "--workers", str(self.workers), "--threads", str(self.threads),
              "--log-level", "warning", "eventapp.wsgi:app"],
-            env=self.env, stdout=subprocess.DEVNULL)
+            env=self.env, stdout=subprocess.DEVNULL,
+            start_new_session=True)  # Ctrl-C reaches only its owner, which stops it cleanly
         wait_for_port(self.port, 60, self.process)
         return self
 

@@ -150,6 +150,7 @@ def upgrade():
     with op.batch_alter_table('activities', schema=None) as batch_op:
         batch_op.create_index('ix_activities_contact_time', ['contact_id', 'occurred_at'], unique=False)
         batch_op.create_index('ix_activities_event_kind_time', ['event_id', 'kind', 'occurred_at'], unique=False)
+        batch_op.create_index('ix_activities_event_kind_visitor', ['event_id', 'kind', 'visitor_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_activities_visitor_id'), ['visitor_id'], unique=False)
 
     op.create_table('registrations',
@@ -188,6 +189,7 @@ def downgrade():
     op.drop_table('registrations')
     with op.batch_alter_table('activities', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_activities_visitor_id'))
+        batch_op.drop_index('ix_activities_event_kind_visitor')
         batch_op.drop_index('ix_activities_event_kind_time')
         batch_op.drop_index('ix_activities_contact_time')
 

@@ -1,0 +1,255 @@
+"""The load generator: N concurrent clients sending real HTTP requests over loopback.
+
+Each client is a thread with its own `http.client` connection, sending its next request as
+soon as the previous answer is read (a closed loop). Gunicorn's sync workers close the
+connection after every response, so each request pays a new TCP connection, as a real client
+of that server does; `http.client` reopens it by itself.
+
+Why threads and not processes: on this 2-core machine the clients and the server share the
+cores, so what matters is how much CPU the clients take from the server, not the GIL. Measured
+with `time.process_time()` over each phase (and logged as "client used N% of a core"), a
+client request costs about 0.3 ms of CPU against 4-10 ms of server CPU (app and database) per
+API request; at the rates reached here the 8 client threads use 4-9% of one core, far from the
+one core the GIL would hold them to. Processes would cost the same CPU per request plus their
+own start-up and memory, and give figures no truer. Should a benchmark log its clients near
+one full core, move `_client` into processes.
+
+A request that fails (an exception, or any status other than 2xx) counts as an error and is
+not part of the rate or the latencies; the first answer of each kind of error is logged.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from bench.harness import Phase, Site, emit, log, machine_cpu_seconds
+
+#: Seconds a client waits for a connection or an answer before counting an error.
+REQUEST_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One request to send: method, path (with query string), body and headers."""
+
+    method: str
+    path: str
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def get(cls, path: str, token: str | None = None) -> HttpRequest:
+        """A GET, with a bearer token when given."""
+        return cls("GET", path, None, _authorization(token))
+
+    @classmethod
+    def post_json(cls, path: str, payload: Any, token: str | None = None) -> HttpRequest:
+        """A POST of a JSON body, with a bearer token when given."""
+        return cls("POST", path, json.dumps(payload).encode(),
+                   {"Content-Type": "application/json", **_authorization(token)})
+
+
+def _authorization(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+#: Makes the request to send from a number unique across the whole run (for unique names).
+RequestMaker = Callable[[int], HttpRequest]
+
+
+@dataclass
+class LoadResult:
+    """What one phase measured. Latencies are of successful requests only, in seconds."""
+
+    label: str
+    clients: int
+    seconds: float
+    latencies: list[float]
+    errors: Counter[str]
+    client_cpu_seconds: float
+    #: Successful requests of the warm-up before this phase (not in the figures).
+    warmup_succeeded: int = 0
+
+    @property
+    def succeeded(self) -> int:
+        """Successful requests of the measured phase and its warm-up."""
+        return len(self.latencies) + self.warmup_succeeded
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    @property
+    def per_second(self) -> float:
+        """Successful requests per second of wall time."""
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def percentile_ms(self, percent: float) -> float:
+        """Latency at `percent` (nearest rank) in milliseconds; 0 when nothing succeeded."""
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        rank = max(1, math.ceil(percent / 100 * len(ordered)))
+        return ordered[rank - 1] * 1000
+
+
+class _Shared:
+    """What the clients of one run share: when to stop, and what they recorded."""
+
+    def __init__(self, deadline: float | None, requests: int | None) -> None:
+        self.deadline = deadline
+        self.remaining = requests
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.latencies: list[float] = []
+        self.errors: Counter[str] = Counter()
+
+    def may_send(self) -> bool:
+        if self.stop.is_set():
+            return False
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return False
+        if self.remaining is None:
+            return True
+        with self.lock:
+            if self.remaining <= 0:
+                return False
+            self.remaining -= 1
+            return True
+
+    def record(self, latencies: list[float], errors: Counter[str]) -> None:
+        with self.lock:
+            self.latencies += latencies
+            self.errors.update(errors)
+
+
+_serials = itertools.count(1)
+_logged_errors: set[str] = set()
+
+
+def _client(host: str, port: int, make_request: RequestMaker, shared: _Shared) -> None:
+    connection = http.client.HTTPConnection(host, port, timeout=REQUEST_TIMEOUT)
+    latencies: list[float] = []
+    errors: Counter[str] = Counter()
+    try:
+        while shared.may_send():
+            request = make_request(next(_serials))
+            started = time.perf_counter()
+            try:
+                connection.request(request.method, request.path, request.body, request.headers)
+                response = connection.getresponse()
+                body = response.read()
+            except (OSError, http.client.HTTPException) as error:
+                connection.close()
+                _note_error(errors, type(error).__name__, str(error))
+                continue
+            if 200 <= response.status < 300:
+                latencies.append(time.perf_counter() - started)
+            else:
+                _note_error(errors, f"HTTP {response.status}", body.decode(errors="replace"))
+    finally:
+        connection.close()
+        shared.record(latencies, errors)
+
+
+def _note_error(errors: Counter[str], kind: str, detail: str) -> None:
+    errors[kind] += 1
+    if kind not in _logged_errors:
+        _logged_errors.add(kind)
+        log(f"first {kind}: {detail.strip()[:500]}")
+
+
+class ServerGone(RuntimeError):
+    """A server the load was sent to stopped in the middle of it."""
+
+
+def run_load(url: str, make_request: RequestMaker, *, clients: int,
+             duration: float | None = None, requests: int | None = None,
+             label: str = "load", problem: Callable[[], str | None] = lambda: None
+             ) -> LoadResult:
+    """Send requests from `clients` concurrent clients until `duration` seconds have passed or
+    `requests` have been sent in all (whichever is given; both: whichever comes first).
+    `problem` is asked now and then; when it names one, the load stops with ServerGone."""
+    if duration is None and requests is None:
+        raise ValueError("give a duration or a number of requests")
+    address = urlsplit(url)
+    host, port = address.hostname or "127.0.0.1", address.port or 80
+    cpu_before, started = time.process_time(), time.monotonic()
+    shared = _Shared(started + duration if duration is not None else None, requests)
+    threads = [threading.Thread(target=_client, args=(host, port, make_request, shared),
+                                name=f"{label}-client-{number}", daemon=True)
+               for number in range(clients)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)  # in short steps, so Ctrl-C is noticed at once
+                trouble = problem()
+                if trouble:
+                    raise ServerGone(f"{label}: {trouble}")
+    finally:
+        shared.stop.set()
+        settled_by = time.monotonic() + 5  # let requests in flight finish before servers stop
+        for thread in threads:
+            if thread.ident is not None:  # started
+                thread.join(max(settled_by - time.monotonic(), 0))
+    return LoadResult(label, clients, time.monotonic() - started, shared.latencies,
+                      shared.errors, time.process_time() - cpu_before)
+
+
+def measure(site: Site, make_request: RequestMaker, phase: Phase, label: str) -> LoadResult:
+    """Warm up, then measure one phase against the site; logs what the clients and the server
+    used. Errors of the warm-up are added to the result's errors: none is ever hidden."""
+    if phase.warmup > 0:
+        log(f"{label}: warming up for {phase.warmup:g}s")
+        warmup = run_load(site.url, make_request, clients=phase.clients, duration=phase.warmup,
+                          label=f"{label}-warmup", problem=site.problem)
+    extent = (f"{phase.requests} requests" if phase.requests else f"{phase.duration:g}s")
+    log(f"{label}: {phase.clients} clients for {extent}")
+    cpu_before, machine_before = site.cpu_seconds(), machine_cpu_seconds()
+    result = run_load(site.url, make_request, clients=phase.clients, duration=phase.duration,
+                      requests=phase.requests, label=label, problem=site.problem)
+    cpu_after, machine_after = site.cpu_seconds(), machine_cpu_seconds()
+    server_cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
+    others = (machine_after[0] - machine_before[0]) - sum(server_cpu.values()) \
+        - result.client_cpu_seconds
+    _log_result(result, server_cpu, others)
+    if phase.warmup > 0:
+        result.warmup_succeeded = len(warmup.latencies)
+        if warmup.error_count:
+            log(f"{label}: the warm-up had {warmup.error_count} errors {dict(warmup.errors)}")
+            result.errors.update(warmup.errors)
+    return result
+
+
+def _log_result(result: LoadResult, server_cpu: dict[str, float], others: float) -> None:
+    done = len(result.latencies) + result.error_count
+    per_request = ", ".join(f"{name} {seconds * 1000 / done:.2f} ms"
+                            for name, seconds in server_cpu.items() if seconds and done)
+    kinds = f" {dict(result.errors)}" if result.errors else ""
+    log(f"{result.label}: {len(result.latencies)} ok, {result.error_count} errors{kinds} "
+        f"in {result.seconds:.1f}s; "
+        f"client used {result.client_cpu_seconds / result.seconds:.0%} of a core "
+        f"({result.client_cpu_seconds * 1000 / max(done, 1):.2f} ms CPU per request); "
+        f"server CPU per request: {per_request}")
+    if others > 0.1 * result.seconds:
+        log(f"{result.label}: other processes used {others / result.seconds:.0%} of a core "
+            "meanwhile; figures are lower than on a quiet machine")
+
+
+def emit_load(bench: str, prefix: str, result: LoadResult) -> None:
+    """The three figures of a load: `<prefix>_per_s`, `<prefix>_p50_ms`, `<prefix>_p99_ms`."""
+    emit(bench, f"{prefix}_per_s", result.per_second, "requests/s")
+    emit(bench, f"{prefix}_p50_ms", result.percentile_ms(50), "ms")
+    emit(bench, f"{prefix}_p99_ms", result.percentile_ms(99), "ms")
