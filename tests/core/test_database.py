@@ -150,3 +150,43 @@ def test_unique_violations_are_recognised_on_every_database(app, make):
         with pytest.raises(sa.exc.IntegrityError) as caught:
             db.session.flush()
         assert is_unique_violation(caught.value)
+
+
+def test_writers_queue_and_a_turn_that_never_comes_gives_up_in_time(tmp_path):
+    from eventapp.core.database import WriterQueue
+
+    path = str(tmp_path / "queue.db")
+    holder, waiter = WriterQueue(path, timeout=5), WriterQueue(path, timeout=0.3)
+    assert holder.enter()
+    started = time.monotonic()
+    assert waiter.enter() is False, "the turn did not come: give up, do not hang"
+    assert 0.25 < time.monotonic() - started < 2
+    holder.leave()
+    assert waiter.enter(), "free again: the next writer goes at once"
+    waiter.leave()
+
+
+def test_the_queue_is_freed_when_its_holder_dies(tmp_path):
+    import subprocess
+    import sys
+
+    from eventapp.core.database import WriterQueue
+
+    path = str(tmp_path / "queue.db")
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({path + '-writers'!r}, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        queue = WriterQueue(path, timeout=0.2)
+        assert queue.enter() is False
+        holder.kill()
+        holder.wait()
+        queue.timeout = 5
+        assert queue.enter(), "the kernel released the dead process's turn"
+        queue.leave()
+    finally:
+        holder.kill()
