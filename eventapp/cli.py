@@ -42,7 +42,7 @@ def register_commands(app: Flask) -> None:
         try:
             user = accounts.create_user(email, name, _ask_password(password), is_admin=True)
         except DomainError as error:
-            raise click.ClickException(f"{error.message} {error.details or ''}") from None
+            raise click.ClickException(str(error.message)) from None
         db.session.commit()
         click.echo(f"Administrator {user.email} created.")
 

@@ -45,9 +45,9 @@ def normalize_email(email: str) -> str:
 
 def check_password_rules(password: str) -> None:
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise ValidationFailed(
-            _l("A password needs %(min)d to %(max)d characters.", min=MIN_PASSWORD_LENGTH,
-               max=MAX_PASSWORD_LENGTH), password=["length"])
+        message = _l("A password needs %(min)d to %(max)d characters.", min=MIN_PASSWORD_LENGTH,
+                     max=MAX_PASSWORD_LENGTH)
+        raise ValidationFailed(message, password=[str(message)], new_password=[str(message)])
 
 
 def hash_password(password: str) -> str:
@@ -100,8 +100,8 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     try:
         _hasher.verify(user.password_hash, current_password)
     except (VerificationError, InvalidHashError):
-        raise ValidationFailed(_l("The current password is not right."),
-                               current_password=["mismatch"]) from None
+        message = _l("The current password is not right.")
+        raise ValidationFailed(message, current_password=[str(message)]) from None
     set_password(user, new_password)
 
 

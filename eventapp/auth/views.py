@@ -11,6 +11,7 @@ from eventapp.auth import services
 from eventapp.auth.forms import (ApiTokenForm, ChangePasswordForm, LocaleForm, LoginForm,
                                  ProfileForm)
 from eventapp.core.errors import DomainError
+from eventapp.core.forms import commit_or_show_error
 from eventapp.core.i18n import LOCALES, SESSION_KEY
 from eventapp.extensions import db
 
@@ -80,14 +81,9 @@ def _account_page(new_token: str | None = None, **forms: object) -> str:
 def change_password() -> str | Response:
     form = ChangePasswordForm(prefix="password")
     if form.validate_on_submit():
-        try:
-            services.change_password(current_user, form.current_password.data,
-                                     form.new_password.data)
-        except DomainError as error:
-            db.session.rollback()
-            form.current_password.errors.append(str(error.message))
-        else:
-            db.session.commit()
+        saved, _none = commit_or_show_error(form, lambda: services.change_password(
+            current_user, form.current_password.data, form.new_password.data))
+        if saved:
             login_user(current_user._get_current_object(), fresh=True)  # new session id
             flash(_("Your password is changed. Other devices have been signed out."), "success")
             return redirect(url_for("auth.account"))

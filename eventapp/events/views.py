@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from eventapp.core.errors import DomainError
-from eventapp.core.forms import show_error_on_form
+from eventapp.core.forms import commit_or_show_error
 from eventapp.core.time import timezone_names, zone
 from eventapp.events import services
 from eventapp.events.access import (GATE_ROLES, PEOPLE_ROLES, SETUP_ROLES, admin_required,
@@ -45,19 +45,14 @@ def new_event() -> str | Response:
             form.timezone.errors.append(_("Unknown timezone."))
             return render_template("events/new.html", form=form)
         tz = zone(form.timezone.data)
-        try:
-            event = services.create_event(
-                title=form.title.data, slug=form.slug.data.strip().lower(),
-                starts_at=form.starts_at.data.replace(tzinfo=tz),
-                ends_at=form.ends_at.data.replace(tzinfo=tz), timezone=form.timezone.data,
-                venue=form.venue.data or "", address=form.address.data or "",
-                capacity=form.capacity.data, currency=form.currency.data.upper(),
-                creator=current_user)
-        except DomainError as error:
-            db.session.rollback()
-            show_error_on_form(form, error)
-        else:
-            db.session.commit()
+        saved, event = commit_or_show_error(form, lambda: services.create_event(
+            title=form.title.data, slug=form.slug.data.strip().lower(),
+            starts_at=form.starts_at.data.replace(tzinfo=tz),
+            ends_at=form.ends_at.data.replace(tzinfo=tz), timezone=form.timezone.data,
+            venue=form.venue.data or "", address=form.address.data or "",
+            capacity=form.capacity.data, currency=form.currency.data.upper(),
+            creator=current_user))
+        if saved:
             flash(_("The event is created as a draft."), "success")
             return redirect(url_for("events.overview", slug=event.slug))
     return render_template("events/new.html", form=form)
@@ -78,14 +73,10 @@ def overview(event: Event) -> str:
 def channels(event: Event) -> str | Response:
     form = ChannelForm()
     if form.validate_on_submit():
-        try:
-            channel = services.create_channel(event, name=form.name.data, kind=form.kind.data,
-                                              code=form.code.data, spend=form.spend.data)
-        except DomainError as error:
-            db.session.rollback()
-            show_error_on_form(form, error)
-        else:
-            db.session.commit()
+        saved, channel = commit_or_show_error(form, lambda: services.create_channel(
+            event, name=form.name.data, kind=form.kind.data, code=form.code.data,
+            spend=form.spend.data))
+        if saved:
             flash(_("Channel %(name)s added.", name=channel.name), "success")
             return redirect(url_for("events.channels", slug=event.slug))
     return render_template("events/channels.html", event=event, form=form,
@@ -99,14 +90,10 @@ def edit_channel(event: Event, channel_id: int) -> str | Response:
     channel = services.get_channel(event, channel_id)
     form = ChannelForm(obj=channel)
     if form.validate_on_submit():
-        try:
-            services.update_channel(event, channel.id, name=form.name.data, kind=form.kind.data,
-                                    code=form.code.data or channel.code, spend=form.spend.data)
-        except DomainError as error:
-            db.session.rollback()
-            show_error_on_form(form, error)
-        else:
-            db.session.commit()
+        saved, _channel = commit_or_show_error(form, lambda: services.update_channel(
+            event, channel.id, name=form.name.data, kind=form.kind.data,
+            code=form.code.data or channel.code, spend=form.spend.data))
+        if saved:
             flash(_("Channel saved."), "success")
             return redirect(url_for("events.channels", slug=event.slug))
     return render_template("events/channel_edit.html", event=event, form=form, channel=channel)
@@ -118,13 +105,9 @@ def edit_channel(event: Event, channel_id: int) -> str | Response:
 def team(event: Event) -> str | Response:
     form = MemberForm()
     if form.validate_on_submit():
-        try:
-            services.add_member(event, form.email.data, form.role.data)
-        except DomainError as error:
-            db.session.rollback()
-            show_error_on_form(form, error)
-        else:
-            db.session.commit()
+        saved, _member = commit_or_show_error(
+            form, lambda: services.add_member(event, form.email.data, form.role.data))
+        if saved:
             flash(_("The team is updated."), "success")
             return redirect(url_for("events.team", slug=event.slug))
     return render_template("events/team.html", event=event, form=form,
