@@ -60,8 +60,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_UPLOAD_MB", "32", "Largest request body accepted (spreadsheets, images).", _mib),
     Setting("SESSION_COOKIE_SECURE", "false",
             "Send the session cookie over HTTPS only; turn on behind TLS.", _bool),
-    Setting("SQLITE_BUSY_TIMEOUT_MS", "30000",
-            "How long a SQLite writer waits for another writer before giving up.", int),
+    Setting("SQLITE_BUSY_TIMEOUT_MS", "20000",
+            "How long a SQLite writer waits for its turn before the request is answered "
+            "'busy, try again' (keep it under gunicorn's 30 s worker timeout).", int),
     Setting("LOG_LEVEL", "INFO", "Python logging level of the app."),
 )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, Response, flash, g, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 
@@ -9,8 +11,10 @@ from eventapp.auth.models import User
 from eventapp.auth.services import (note_token_use, token_owner, token_use_is_stale,
                                     user_for_session)
 from eventapp.core.api import API_PREFIX, NotSignedIn, TokenAuthenticated
+from eventapp.core.database import write_transactions
 from eventapp.extensions import db, login_manager
 
+log = logging.getLogger(__name__)
 login_manager.login_view = "auth.login"
 login_manager.login_message = _l("Please log in to see this page.")
 login_manager.login_message_category = "info"
@@ -44,9 +48,14 @@ def init_login(app: Flask) -> None:
     @app.teardown_request
     def _touch_token(_exc: BaseException | None) -> None:
         token_id = g.pop("touch_api_token", None)
-        if token_id is not None:
-            db.session.remove()  # release the request's transaction (and SQLite's write lock)
-            note_token_use(token_id)
+        if token_id is None:
+            return
+        db.session.remove()  # release the request's transaction (and SQLite's write lock)
+        try:
+            with write_transactions():
+                note_token_use(token_id)
+        except Exception:  # bookkeeping only: the answer is already made, keep it
+            log.warning("could not note the use of API token %s", token_id, exc_info=True)
 
     @login_manager.unauthorized_handler
     def _unauthorized() -> Response:

@@ -1,26 +1,30 @@
-"""Engine set-up: THE one place where eventapp speaks a database's own dialect.
-
-Everything else uses the portable ORM. What is here, and why:
+"""Engine set-up: THE one place where eventapp handles a database's own connection and
+transaction behaviour. (Column types that differ per database are in core/models.py.)
 
 SQLite (the embedded default) is made safe for several gunicorn workers writing at once:
-- WAL journal: readers never block the writer and the writer never blocks readers.
-- `busy_timeout`: a writer waits for the one before it instead of failing at once.
-- write transactions start with `BEGIN IMMEDIATE`. A plain (deferred) transaction that first
+- WAL journal: readers never block the writer and the writer never blocks readers;
+  synchronous=NORMAL (safe with WAL); foreign keys on (SQLite leaves them off).
+- Write transactions start with `BEGIN IMMEDIATE`. A plain (deferred) transaction that first
   reads and then writes cannot wait for the lock when another writer committed in between:
-  SQLite fails it at once with "database is locked" whatever the busy timeout. Taking the
+  SQLite fails it at once with "database is locked", whatever the busy timeout. Taking the
   write lock at BEGIN turns that failure into a short wait. Read-only requests (GET, HEAD,
-  OPTIONS) keep deferred transactions, so readers stay concurrent.
-- foreign keys on (SQLite leaves them off), synchronous=NORMAL (safe with WAL).
-- writers wait in a queue, not in SQLite's busy handler: that handler makes a waiting writer
-  sleep with growing naps (up to 100 ms each), so under load a few writes wait hundreds of
-  milliseconds while the lock sits free. Each write transaction first takes an exclusive
-  `flock` on `<database>-writers` (and a thread lock, for threads of one process), trying
-  again after naps of at most 2 ms; the kernel drops the lock of a process that dies. If the
-  turn does not come within the busy timeout (a transaction left open, or one thread opening
-  a second write transaction), SQLite's own waiting takes over and reports the timeout.
-
-A GET view that writes (rare: say, recording a page visit) is marked `@writes_database`.
-Outside a request (CLI, Celery tasks, tests) every transaction is a write transaction.
+  OPTIONS) keep deferred transactions, so readers stay concurrent. A GET view that writes
+  (say, recording a page visit) is marked `@writes_database`; outside a request (CLI, Celery
+  tasks, tests) every transaction is a write transaction. A write inside a read transaction
+  raises `WriteInReadTransaction` at once, so a missing mark shows up in the first test
+  instead of as a rare failure under load.
+- Writers wait in a queue of their own, not in SQLite's busy handler, which makes a waiting
+  writer sleep in naps growing to 100 ms (under load, writes stalled while the lock was
+  free). Each write transaction first takes an exclusive `flock` on `<database>-writers`
+  (and a thread lock, for threads of one process), retried after naps of at most 0.5 ms,
+  and lets go right after COMMIT or ROLLBACK (or when its connection is invalidated or
+  closed); the kernel drops the lock of a process that dies. A writer whose turn does not
+  come within the busy timeout gets `DatabaseBusy` (a 503 "busy, try again" answer).
+- So a POST holds the write lock from its first query to its commit: do slow work (password
+  hashing, parsing an upload, drawing an image) before the first query, or after ending
+  the transaction, never inside it.
+- Migrations run with foreign keys off (checked afterwards): Alembic rebuilds a SQLite table
+  to alter it, and dropping the old table would otherwise cascade-delete its children.
 
 PostgreSQL needs nothing here: row locks and READ COMMITTED do the job.
 """
@@ -40,8 +44,17 @@ import sqlalchemy as sa
 from flask import current_app, has_request_context, request
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 View = TypeVar("View", bound=Callable[..., Any])
 _writing: ContextVar[bool] = ContextVar("eventapp_writing", default=False)
+
+
+class DatabaseBusy(RuntimeError):
+    """A writer waited the whole busy timeout for its turn (another transaction held on)."""
+
+
+class WriteInReadTransaction(RuntimeError):
+    """A write in a transaction begun for reading: mark the GET view `@writes_database`."""
 
 
 def writes_database(view: View) -> View:
@@ -52,8 +65,8 @@ def writes_database(view: View) -> View:
 
 @contextmanager
 def write_transactions() -> Iterator[None]:
-    """Within this block every transaction is a write transaction (used around Celery tasks,
-    which may run inline inside a GET request)."""
+    """Within this block every transaction is a write transaction (around Celery tasks, which
+    may run inline inside a GET request, and other writes made while serving a GET)."""
     token = _writing.set(True)
     try:
         yield
@@ -84,13 +97,11 @@ class WriterQueue:
         self._pid = -1
         self._fd = -1
         self._threads = threading.Lock()
-        self._holders: set[int] = set()
 
     def _file(self) -> int:
         if self._pid != os.getpid():  # first use in this process, or a fork (gunicorn worker)
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             self._threads = threading.Lock()
-            self._holders = set()
             self._pid = os.getpid()
         return self._fd
 
@@ -116,16 +127,35 @@ class WriterQueue:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._threads.release()
 
-    def hold_for(self, connection: Any) -> None:
-        """Enter the queue for the transaction `connection` is about to begin."""
-        if self.enter():
-            self._holders.add(id(connection))
 
-    def release_for(self, connection: Any) -> None:
-        """Leave the queue if `connection`'s transaction held it (after commit or rollback)."""
-        if id(connection) in self._holders:
-            self._holders.discard(id(connection))
-            self.leave()
+class _Transactions:
+    """What each SQLite connection of one engine is doing: which hold a turn in the writer
+    queue, which are in a read-only (deferred) transaction. Keyed by the sqlite3 connection."""
+
+    def __init__(self, queue: WriterQueue | None) -> None:
+        self.queue = queue
+        self.holding: set[int] = set()
+        self.reading: set[int] = set()
+
+    def begin(self, raw: Any, statement: str) -> None:
+        if statement == "BEGIN":
+            self.reading.add(id(raw))
+        elif self.queue is not None:
+            if not self.queue.enter():
+                raise DatabaseBusy(f"no turn to write within {self.queue.timeout:.0f} s")
+            self.holding.add(id(raw))
+
+    def end(self, raw: Any) -> None:
+        self.reading.discard(id(raw))
+        if id(raw) in self.holding:
+            self.holding.discard(id(raw))
+            self.queue.leave()  # type: ignore[union-attr]
+
+    def check_write(self, raw: Any, statement: str) -> None:
+        if id(raw) in self.reading and statement.lstrip()[:7].upper().startswith(WRITES):
+            raise WriteInReadTransaction(
+                "a write in a read-only transaction (a GET request?): mark the view "
+                "@writes_database, or wrap the write in write_transactions()")
 
 
 def _raw(connection: Any) -> Any:
@@ -133,13 +163,13 @@ def _raw(connection: Any) -> Any:
     return getattr(connection, "dbapi_connection", connection)
 
 
-def _leave_queue_after(original: Callable[[Any], None], queue: WriterQueue
-                       ) -> Callable[[Any], None]:
+def _end_after(original: Callable[[Any], None], transactions: _Transactions
+               ) -> Callable[[Any], None]:
     def finish(dbapi_connection: Any) -> None:
         try:
             original(dbapi_connection)
         finally:
-            queue.release_for(_raw(dbapi_connection))
+            transactions.end(_raw(dbapi_connection))
 
     return finish
 
@@ -150,9 +180,10 @@ def configure_engine(engine: sa.Engine, *, busy_timeout_ms: int) -> None:
         return
     in_memory = engine.url.database in (None, "", ":memory:")
     queue = None if in_memory else WriterQueue(engine.url.database, busy_timeout_ms / 1000)
-    if queue is not None:  # this engine's dialect is its own: wrapping it touches no other
-        engine.dialect.do_commit = _leave_queue_after(engine.dialect.do_commit, queue)
-        engine.dialect.do_rollback = _leave_queue_after(engine.dialect.do_rollback, queue)
+    transactions = _Transactions(queue)
+    # This engine's dialect object is its own: wrapping its methods touches no other engine.
+    engine.dialect.do_commit = _end_after(engine.dialect.do_commit, transactions)
+    engine.dialect.do_rollback = _end_after(engine.dialect.do_rollback, transactions)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -167,16 +198,47 @@ def configure_engine(engine: sa.Engine, *, busy_timeout_ms: int) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        statement = begin_statement()
-        raw = _raw(connection.connection)
-        if queue is not None and statement == "BEGIN IMMEDIATE":
-            queue.hold_for(raw)
+        statement, raw = begin_statement(), _raw(connection.connection)
+        transactions.begin(raw, statement)
         try:
             connection.exec_driver_sql(statement)
         except BaseException:
-            if queue is not None:
-                queue.release_for(raw)
+            transactions.end(raw)
             raise
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _on_execute(connection: sa.Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        transactions.check_write(_raw(connection.connection), statement)
+
+    # A connection that is thrown away (an error, a disconnect) ends without COMMIT/ROLLBACK.
+    @sa.event.listens_for(engine, "invalidate")
+    def _on_invalidate(dbapi_connection: Any, _record: Any, _error: Any) -> None:
+        transactions.end(dbapi_connection)
+
+    @sa.event.listens_for(engine, "close")
+    def _on_close(dbapi_connection: Any, _record: Any) -> None:
+        transactions.end(dbapi_connection)
+
+
+@contextmanager
+def connection_for_migrations(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection to run migrations on. On SQLite, foreign keys are off meanwhile (Alembic
+    rebuilds a table to alter it; dropping the old one would cascade-delete its children) and
+    checked afterwards: a migration that leaves a broken reference fails."""
+    with engine.connect() as connection:
+        if engine.dialect.name != "sqlite":
+            yield connection
+            return
+        raw = _raw(connection.connection)
+        raw.execute("PRAGMA foreign_keys = OFF")  # outside any transaction, so it takes effect
+        try:
+            yield connection
+            broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"the migration left {len(broken)} broken references, "
+                                   f"such as {broken[:3]}")
+        finally:
+            raw.execute("PRAGMA foreign_keys = ON")
 
 
 def is_unique_violation(error: sa.exc.IntegrityError) -> bool:
@@ -185,3 +247,8 @@ def is_unique_violation(error: sa.exc.IntegrityError) -> bool:
     if code is not None:
         return code == "23505"
     return "UNIQUE constraint failed" in str(error.orig)
+
+
+def is_lock_timeout(error: sa.exc.OperationalError) -> bool:
+    """True when SQLite gave up waiting for a lock ("database is locked")."""
+    return "database is locked" in str(error.orig)

@@ -12,13 +12,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request, session
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from eventapp.core.database import is_unique_violation
+from eventapp.core.database import DatabaseBusy, is_lock_timeout, is_unique_violation
+from eventapp.core.i18n import SESSION_KEY, browser_locale
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +150,23 @@ def handle_integrity_error(error: IntegrityError) -> Any:
                                         "Reload the page to see the current state."))
 
 
+def handle_database_busy(error: Exception) -> Any:
+    """SQLite stayed locked for the whole busy timeout: say so, and that trying again helps."""
+    if isinstance(error, OperationalError) and not is_lock_timeout(error):
+        return handle_http_exception(InternalServerError(original_exception=error))
+    log.warning("database busy on %s %s: %s", request.method, request.path, error)
+    code, message = HTTP_MESSAGES[503]
+    # The language must be chosen without the database (the signed-in user's setting is in
+    # it): from the language switch or the browser.
+    locale = (session.get(SESSION_KEY) or browser_locale(request.accept_languages)
+              or current_app.config["BABEL_DEFAULT_LOCALE"])
+    with force_locale(locale):
+        return error_response(503, code, message, headers={"Retry-After": "5"})
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(DatabaseBusy, handle_database_busy)
+    app.register_error_handler(OperationalError, handle_database_busy)

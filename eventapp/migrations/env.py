@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from eventapp.core.database import connection_for_migrations
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -92,7 +94,8 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    # SQLite: foreign keys off while tables are rebuilt, checked afterwards.
+    with connection_for_migrations(connectable) as connection:
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -21,11 +21,16 @@ from eventapp.extensions import db
 from tests.conftest import _env, _migrate
 
 
+def _sqlite_app(folder: Path, **settings: str) -> Flask:
+    url = f"sqlite:///{folder / 'eventapp.db'}"
+    _migrate(url, folder)
+    return create_app({"TESTING": True}, env=_env(url, folder, **settings))
+
+
 @pytest.fixture
 def sqlite_app(tmp_path: Path) -> Flask:
-    url = f"sqlite:///{tmp_path / 'eventapp.db'}"
-    _migrate(url, tmp_path)
-    return create_app({"TESTING": True}, env=_env(url, tmp_path))
+    """SQLite whatever --db says: these tests are about SQLite's own behaviour."""
+    return _sqlite_app(tmp_path)
 
 
 def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(sqlite_app):
@@ -33,7 +38,7 @@ def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(sqlite_app):
         connection = db.session.connection()
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 20000
 
 
 def test_reads_begin_deferred_and_writes_begin_immediate(sqlite_app):
@@ -190,3 +195,111 @@ def test_the_queue_is_freed_when_its_holder_dies(tmp_path):
         queue.leave()
     finally:
         holder.kill()
+
+
+def _event_with_team(make) -> tuple[int, int]:
+    event = make.event()
+    member = make.membership(event, make.user(), "marketer")
+    return event.id, member.id
+
+
+def _rebuild_events_table(connection: sa.Connection) -> None:
+    """What Alembic does on SQLite to alter a table: copy it, drop it, rename the copy."""
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    context = MigrationContext.configure(connection, opts={"render_as_batch": True})
+    with connection.begin(), Operations(context).batch_alter_table(
+            "events", recreate="always") as batch:
+        batch.add_column(sa.Column("extra", sa.String(10)))
+
+
+def test_migrations_that_rebuild_a_table_keep_its_children(sqlite_app):
+    from eventapp.core.database import connection_for_migrations
+    from eventapp.events.models import Membership
+    from tests.factories import Factory
+
+    _event_id, member_id = _event_with_team(Factory(sqlite_app))
+    with sqlite_app.app_context():
+        with connection_for_migrations(db.engine) as connection:
+            _rebuild_events_table(connection)
+        assert db.session.get(Membership, member_id) is not None
+        columns = {c["name"] for c in sa.inspect(db.session.connection()).get_columns("events")}
+        assert "extra" in columns, "the table was really rebuilt"
+
+
+def test_without_care_a_rebuild_deletes_the_children(sqlite_app):
+    """Why connection_for_migrations exists (SQLite with foreign keys on)."""
+    from eventapp.events.models import Membership
+    from tests.factories import Factory
+
+    _event_id, member_id = _event_with_team(Factory(sqlite_app))
+    with sqlite_app.app_context():
+        with db.engine.connect() as connection:
+            _rebuild_events_table(connection)
+        assert db.session.get(Membership, member_id) is None
+
+
+def test_a_write_in_a_read_transaction_is_refused_at_once(sqlite_app):
+    from eventapp.core.database import WriteInReadTransaction
+
+    @sqlite_app.get("/_forgot_the_mark")
+    def forgot() -> str:
+        db.session.add(_event("unmarked"))
+        db.session.commit()
+        return "written"
+
+    @sqlite_app.get("/_marked")
+    @writes_database
+    def marked() -> str:
+        db.session.add(_event("marked"))
+        db.session.commit()
+        return "written"
+
+    sqlite_app.config["PROPAGATE_EXCEPTIONS"] = True
+    client = sqlite_app.test_client()
+    db_read = client.get("/login")  # an ordinary read works
+    assert db_read.status_code == 200
+    with pytest.raises(WriteInReadTransaction, match="@writes_database"):
+        client.get("/_forgot_the_mark")
+    assert client.get("/_marked").text == "written"
+
+
+def test_a_writer_that_never_gets_its_turn_is_told_to_try_again(tmp_path):
+    from eventapp.core.database import WriterQueue
+    from tests.factories import Factory
+
+    sqlite_app = _sqlite_app(tmp_path, SQLITE_BUSY_TIMEOUT_MS="300")
+    factory = Factory(sqlite_app)
+    marketer, event = factory.user(), factory.event()
+    factory.membership(event, marketer, "marketer")
+    with sqlite_app.app_context():
+        from eventapp.auth.services import issue_api_token
+        token, _ = issue_api_token(marketer, "t")
+        db.session.commit()
+        database = db.engine.url.database
+    other = WriterQueue(database, timeout=5)
+    assert other.enter()  # someone else holds the turn and does not let go
+    try:
+        started = time.monotonic()
+        response = sqlite_app.test_client().post(
+            f"/api/v1/events/{event.slug}/channels", json={"name": "x", "kind": "ads"},
+            headers={"Authorization": f"Bearer {token}"})
+    finally:
+        other.leave()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.json["error"]["code"] == "unavailable"
+    assert time.monotonic() - started < 5, "told within the busy timeout, not after a minute"
+
+
+def test_a_thrown_away_connection_gives_up_its_turn(sqlite_app):
+    with sqlite_app.app_context():
+        first = db.engine.connect()
+        first.begin()  # BEGIN IMMEDIATE: holds the turn
+        first.invalidate()  # as on an error or a disconnect: no COMMIT, no ROLLBACK
+        started = time.monotonic()
+        with db.engine.begin() as second:
+            second.exec_driver_sql("SELECT 1")
+        assert time.monotonic() - started < 1
+        first.close()
