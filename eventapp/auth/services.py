@@ -43,11 +43,12 @@ def normalize_email(email: str) -> str:
     return result.normalized.lower()
 
 
-def check_password_rules(password: str) -> None:
+def check_password_rules(password: str, field: str = "password") -> None:
+    """Raise ValidationFailed (its details under `field`) unless the password is long enough."""
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         message = _l("A password needs %(min)d to %(max)d characters.", min=MIN_PASSWORD_LENGTH,
                      max=MAX_PASSWORD_LENGTH)
-        raise ValidationFailed(message, password=[str(message)], new_password=[str(message)])
+        raise ValidationFailed(message, **{field: [str(message)]})
 
 
 def hash_password(password: str) -> str:
@@ -69,40 +70,48 @@ def create_user(email: str, name: str, password: str, *, is_admin: bool = False,
     return user
 
 
+def _no_transaction_while_hashing() -> None:
+    """End the request's transaction (nothing is written yet) before an Argon2 hash: it takes
+    ~100 ms on purpose, and a POST's SQLite transaction holds the write lock (see
+    core/database.py). The objects read so far reload on their next use."""
+    db.session.rollback()
+
+
 def authenticate(email: str, password: str) -> User:
-    """The active user with this e-mail and password; raises InvalidCredentials otherwise."""
+    """The active user with this e-mail and password; raises InvalidCredentials otherwise.
+    Unknown e-mails cost as long as wrong passwords, and no lock is held while checking."""
     try:
         email = normalize_email(email)
     except ValidationFailed:
         email = ""
     user = db.session.scalar(sa.select(User).where(User.email == email)) if email else None
+    stored, active = (user.password_hash, user.active) if user else (_DUMMY_HASH, False)
+    _no_transaction_while_hashing()
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         raise InvalidCredentials() from None
-    if user is None or not user.active:
+    if user is None or not active:
         raise InvalidCredentials()
-    if _hasher.check_needs_rehash(user.password_hash):
+    if _hasher.check_needs_rehash(stored):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
     return user
 
 
-def set_password(user: User, new_password: str) -> None:
-    """Replace the password and sign out the user's other sessions."""
-    check_password_rules(new_password)
-    user.password_hash = hash_password(new_password)
-    user.session_token = new_session_token()
-
-
 def change_password(user: User, current_password: str, new_password: str) -> None:
-    """Change a password after checking the current one."""
+    """Change a password after checking the current one, and sign out the user's other
+    sessions (their session token changes)."""
+    check_password_rules(new_password, field="new_password")
+    stored = user.password_hash
+    _no_transaction_while_hashing()
     try:
-        _hasher.verify(user.password_hash, current_password)
+        _hasher.verify(stored, current_password)
     except (VerificationError, InvalidHashError):
         message = _l("The current password is not right.")
         raise ValidationFailed(message, current_password=[str(message)]) from None
-    set_password(user, new_password)
+    user.password_hash = hash_password(new_password)
+    user.session_token = new_session_token()
 
 
 def user_for_session(session_id: str) -> User | None:

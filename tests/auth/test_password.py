@@ -3,6 +3,7 @@ person (a lost phone stops working) while the device that changed it stays signe
 
 from __future__ import annotations
 
+import pytest
 from argon2 import PasswordHasher
 
 from eventapp.auth.models import User
@@ -96,3 +97,57 @@ def test_changing_the_password_needs_a_session(client):
         "password-confirm": NEW_PASSWORD})
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")
+
+
+
+@pytest.fixture
+def transaction_open_during_hash(monkeypatch) -> list[bool]:
+    """Whether a database transaction was open at each Argon2 check."""
+    from eventapp.auth import services
+
+    seen: list[bool] = []
+
+    class WatchedHasher:
+        def __init__(self, hasher: PasswordHasher) -> None:
+            self.hasher = hasher
+
+        def verify(self, stored: str, password: str) -> bool:
+            seen.append(db.session().in_transaction())
+            return self.hasher.verify(stored, password)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.hasher, name)
+
+    monkeypatch.setattr(services, "_hasher", WatchedHasher(services._hasher))
+    return seen
+
+
+@pytest.mark.parametrize("email, password", [
+    ("user@example.com", Factory.PASSWORD), ("user@example.com", "a wrong password"),
+    ("nobody@example.com", "a wrong password")])
+def test_no_transaction_is_open_while_a_login_is_checked(app, make, email, password,
+                                                        transaction_open_during_hash):
+    """Argon2 takes ~100 ms on purpose: holding SQLite's write lock meanwhile would stall every
+    other writer (a gate's check-ins) behind each login attempt."""
+    from eventapp.auth import services
+
+    make.user(email="user@example.com")
+    with app.app_context():
+        try:
+            services.authenticate(email, password)
+        except services.InvalidCredentials:
+            pass
+    assert transaction_open_during_hash == [False]
+
+
+def test_no_transaction_is_open_while_a_password_is_changed(app, make,
+                                                           transaction_open_during_hash):
+    from eventapp.auth import services
+
+    user = make.user()
+    with app.app_context():
+        services.change_password(db.session.get(User, user.id), make.PASSWORD,
+                                 "a brand new passphrase")
+        db.session.commit()
+        assert db.session.get(User, user.id).password_hash != user.password_hash
+    assert transaction_open_during_hash == [False]
