@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -75,16 +76,22 @@ def _instance_path(env: dict[str, str]) -> Path:
 
 
 def _secret_key(instance: Path) -> str:
-    """The key kept in the instance folder, created (mode 0600) on first start."""
+    """The key kept in the instance folder, created (mode 0600) on first start. Several
+    workers may start at once: the key is written to a private temporary file and linked into
+    place, so every process ends up reading the one key that won."""
     key_file = instance / "secret_key"
-    if key_file.exists():
-        return key_file.read_text().strip()
-    instance.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
-    return key
+    if not key_file.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        fd, draft = tempfile.mkstemp(dir=instance, prefix=".secret_key-")  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+            os.link(draft, key_file)
+        except FileExistsError:
+            pass  # another process was first: use its key
+        finally:
+            os.unlink(draft)
+    return key_file.read_text().strip()
 
 
 def _transport_options(visibility_timeout: int) -> dict[str, int]:

@@ -12,7 +12,7 @@ ensure_python_env ""
 compile_translations
 
 say "Migrating the database"
-"$VENV/bin/eventapp" db upgrade 2>&1 | grep -v "^INFO  \[alembic.runtime" || true
+"$VENV/bin/eventapp" db upgrade
 say "Seeding the demo event (only into an empty database)"
 "$VENV/bin/eventapp" seed-demo --if-empty
 

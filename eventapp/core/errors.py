@@ -97,8 +97,9 @@ def error_response(status: int, code: str, message: Any, details: Any = None,
         if details:
             body["details"] = details
         return jsonify(error=body), status, headers or {}
+    # str(): a lazily translated message would otherwise reach the page as HTML, unescaped.
     return render_template("errors/error.html", status=status, code=code,
-                           message=message), status, headers or {}
+                           message=str(message)), status, headers or {}
 
 
 def _http_details(error: HTTPException) -> tuple[str, Any, Any]:

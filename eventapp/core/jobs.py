@@ -63,7 +63,8 @@ class Job(CreatedMixin, Base):
 
 
 def create_job(kind: str, *, user_id: int | None, event_id: int | None = None) -> Job:
-    """A queued job, committed so that a worker in another process can see it at once."""
+    """A queued job, committed (with whatever the session holds) so that a worker in another
+    process sees it at once."""
     job = Job(kind=kind, user_id=user_id, event_id=event_id,
               locale=str(get_locale()) if has_request_context() else None)
     db.session.add(job)
@@ -89,13 +90,18 @@ class JobProgress:
             raise LookupError(f"job {self.job_id} does not exist")
         return job
 
-    def start(self, total: int | None = None, message: str | None = None) -> None:
+    def start(self, total: int | None = None, message: str | None = None) -> bool:
+        """Mark the job running; False if it already finished (a redelivered task: Redis hands
+        a task out again when its worker died after finishing but before acknowledging)."""
         job = self._job()
+        if job.finished:
+            return False
         job.state = JobState.RUNNING
         job.started_at = utcnow()
         job.attempts += 1
         job.done, job.total, job.message = 0, total, message
         db.session.commit()
+        return True
 
     def update(self, done: int, total: int | None = None, message: str | None = None,
                *, force: bool = False) -> None:

@@ -49,7 +49,9 @@ def job_task(name: str, **options: Any) -> Callable[[Callable[..., Any]], Task]:
         @functools.wraps(fn)
         def run(self: Task, job_id: str, *args: Any, **kwargs: Any) -> Any:
             progress = JobProgress(job_id)
-            progress.start()
+            if not progress.start():
+                log.info("job %s (%s) already finished: not run again", job_id, name)
+                return db.session.get(Job, job_id).result
             try:
                 result = fn(progress, *args, **kwargs)
             except DomainError as exc:
@@ -86,6 +88,8 @@ def start_job(task: Task, kind: str, *args: Any, user_id: int | None,
         except Exception:  # already recorded on the job, which the page shows
             log.info("inline job %s ended in failure", job.id)
         db.session.refresh(job)
+        db.session.commit()  # end the read: on SQLite an open write transaction here would
+        # block the next inline job of this thread (each task has a session of its own)
     else:
         task.apply_async(args=(job.id, *args))
     return job

@@ -34,6 +34,11 @@ SETUP_ROLES = (EventRole.MARKETER,)
 ANY_ROLE = tuple(EventRole)
 
 
+def sees_spend(user: User, role: EventRole | None) -> bool:
+    """Channel spend is marketing's business: marketers and admins see it, staff and sales not."""
+    return user.is_admin or role == EventRole.MARKETER
+
+
 def role_on_event(user: User, slug: str) -> tuple[Event | None, EventRole | None]:
     """The event with this slug and the user's role on it (None if not on its team); one query."""
     row = db.session.execute(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
+from flask import g
 from flask_login import current_user
 from flask_smorest.pagination import PaginationParameters
 
 from eventapp.core.api import api_blueprint
 from eventapp.events import services
-from eventapp.events.access import ANY_ROLE, PEOPLE_ROLES, SETUP_ROLES, event_role_required
+from eventapp.events.access import (ANY_ROLE, PEOPLE_ROLES, SETUP_ROLES, event_role_required,
+                                    sees_spend)
 from eventapp.events.models import Event
 from eventapp.events.schemas import (ChannelFiguresSchema, ChannelPatchSchema, ChannelSchema,
                                      EventDetailSchema, EventSchema, RegistrationQuerySchema,
@@ -34,9 +37,13 @@ def list_events() -> list[Event]:
 @blp.response(200, EventDetailSchema)
 @event_role_required(*ANY_ROLE)
 def get_event(event: Event) -> dict[str, Any]:
-    """One event with its headline figures. Any role on the event's team."""
+    """One event with its headline figures. Any role on the event's team; `spend` is null
+    unless the caller is a marketer (or an admin)."""
     fields = {name: getattr(event, name) for name in EventSchema().fields}
-    return {**fields, "summary": services.summaries([event.id])[event.id]}
+    summary = asdict(services.summaries([event.id])[event.id])
+    if not sees_spend(current_user, g.get("event_role")):
+        summary["spend"] = None
+    return {**fields, "summary": summary}
 
 
 @blp.get("/<slug>/channels")

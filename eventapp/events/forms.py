@@ -45,7 +45,7 @@ class MemberForm(FlaskForm):
 class EventForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     slug = StringField(_l("Web address"), validators=[DataRequired(), Length(max=80)],
-                       description=_l("Used in links: /e/<address>. Lower-case letters, digits "
+                       description=_l("Used in links: /e/web-address. Lower-case letters, digits "
                                       "and dashes."))
     starts_at = DateTimeLocalField(_l("Starts"), validators=[DataRequired()],
                                    format="%Y-%m-%dT%H:%M")

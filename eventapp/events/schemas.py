@@ -29,7 +29,7 @@ class EventSummarySchema(ma.Schema):
     cancelled = ma.fields.Integer()
     checked_in = ma.fields.Integer()
     visitors = ma.fields.Integer(metadata={"description": "unique visitors of the invitation"})
-    spend = Amount()
+    spend = Amount(allow_none=True, metadata={"description": "null unless you are a marketer"})
 
 
 class EventDetailSchema(EventSchema):

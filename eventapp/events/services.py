@@ -75,7 +75,7 @@ def summaries(event_ids: list[int]) -> dict[int, EventSummary]:
             .where(Registration.event_id.in_(event_ids))
             .group_by(Registration.event_id, Registration.status)):
         setattr(result[event_id], RegistrationStatus(status).value, count)
-        if status in ACTIVE_STATUSES:  # as channel_figures: a cancelled place is not an arrival
+        if status == RegistrationStatus.CONFIRMED:  # arrivals are of confirmed places only
             result[event_id].checked_in += checked_in
     for event_id, visitors in db.session.execute(
             sa.select(Activity.event_id, sa.func.count(sa.distinct(Activity.visitor_id)))
@@ -156,13 +156,14 @@ def channel_figures(event: Event) -> list[ChannelFigures]:
             .where(Activity.event_id == event.id, Activity.kind == ActivityKind.INVITE_VIEW)
             .group_by(Activity.channel_id)):
         rows.setdefault(channel_id, ChannelFigures(None)).visitors = visitors
-    for channel_id, registrations, checked_in in db.session.execute(
-            sa.select(Registration.channel_id, sa.func.count(),
-                      sa.func.count(Registration.checked_in_at))
+    checked_in = sa.func.count(Registration.checked_in_at).filter(
+        Registration.status == RegistrationStatus.CONFIRMED)
+    for channel_id, registrations, arrivals in db.session.execute(
+            sa.select(Registration.channel_id, sa.func.count(), checked_in)
             .where(Registration.event_id == event.id, Registration.status.in_(ACTIVE_STATUSES))
             .group_by(Registration.channel_id)):
         row = rows.setdefault(channel_id, ChannelFigures(None))
-        row.registrations, row.checked_in = registrations, checked_in
+        row.registrations, row.checked_in = registrations, arrivals
     return list(rows.values())
 
 
@@ -219,7 +220,7 @@ def create_channel(event: Event, *, name: str, kind: str, code: str | None = Non
     turns), so two marketers adding channels at once never pick the same generated code.
     """
     values = _check_channel_values(event, name=name, kind=kind, code=code or None, spend=spend)
-    db.session.execute(sa.select(Event.id).where(Event.id == event.id).with_for_update())
+    _lock_event(event)
     if "code" not in values:
         values["code"] = _next_free_code(event, values["kind"])  # type: ignore[arg-type]
     channel = Channel(event_id=event.id, **values)
@@ -268,6 +269,7 @@ def add_member(event: Event, email: str, role: str) -> Membership:
     except ValueError:
         raise ValidationFailed(role=[str(_l("Unknown role."))]) from None
     user = db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))
+    _lock_event(event)
     if user is None:
         raise NotFound(_l("No account uses this e-mail. Ask an administrator to create it first."))
     membership = db.session.scalar(sa.select(Membership).where(
@@ -284,11 +286,18 @@ def add_member(event: Event, email: str, role: str) -> Membership:
 
 def remove_member(event: Event, membership_id: int) -> None:
     """Take a person off the team; the last marketer cannot be removed."""
+    _lock_event(event)
     membership = db.session.get(Membership, membership_id)
     if membership is None or membership.event_id != event.id:
         raise NotFound()
     _keep_a_marketer(event, membership, None)
     db.session.delete(membership)
+
+
+def _lock_event(event: Event) -> None:
+    """Make concurrent changes to one event's team or channels wait for each other (a row
+    lock on PostgreSQL; SQLite's writers take turns anyway)."""
+    db.session.execute(sa.select(Event.id).where(Event.id == event.id).with_for_update())
 
 
 def _keep_a_marketer(event: Event, membership: Membership, new_role: EventRole | None) -> None:
@@ -315,7 +324,8 @@ def gate_summary(event: Event, recent: int = 12) -> GateSummary:
     figures = summaries([event.id])[event.id]
     latest = db.session.execute(
         sa.select(Registration, Contact).join(Contact, Registration.contact_id == Contact.id)
-        .where(Registration.event_id == event.id, Registration.checked_in_at.is_not(None))
+        .where(Registration.event_id == event.id, Registration.checked_in_at.is_not(None),
+               Registration.status == RegistrationStatus.CONFIRMED)
         .order_by(Registration.checked_in_at.desc()).limit(recent)).all()
     return GateSummary(expected=figures.confirmed, checked_in=figures.checked_in,
                        waitlisted=figures.waitlisted, recent=list(latest))

@@ -102,3 +102,13 @@ def test_a_registration_shows_its_contact_and_channel(make, sales_client, event)
     assert registration["checked_in_at"] is None
     assert registration["contact"]["name"] == "周杰"
     assert registration["contact"]["phone"] == "+8613800138000"
+
+
+@pytest.mark.parametrize("role, sees", [("marketer", True), ("staff", False), ("sales", False)])
+def test_channel_spend_is_shown_to_marketers_only(app, make, event, bearer, role, sees):
+    make.channel(event, spend="1200.50")
+    user = make.user()
+    make.membership(event, user, role)
+    summary = app.test_client().get(f"/api/v1/events/{event.slug}",
+                                    headers=bearer(user)).json["summary"]
+    assert summary["spend"] == ("1200.50" if sees else None)

@@ -146,3 +146,18 @@ def test_the_error_message_follows_the_language(client):
     response = client.get(f"{API_PREFIX}/me", headers={"Accept-Language": "zh-CN"})
     error = assert_error_shape(response, 401, "unauthorized")
     assert "Please log in first" not in error["message"]
+
+
+@pytest.mark.single_db
+def test_a_message_carrying_what_someone_typed_is_shown_as_text_not_html(app, client):
+    from flask_babel import lazy_gettext as _l
+
+    from eventapp.core.errors import ValidationFailed
+
+    @app.get("/_echo")
+    def echo() -> str:
+        raise ValidationFailed(_l("Unknown role %(role)s.", role="<script>alert(1)</script>"))
+
+    page = client.get("/_echo", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page

@@ -55,3 +55,19 @@ def test_the_readme_documents_every_setting_with_its_default():
         assert setting.name in table, f"README's configuration table lacks {setting.name}"
         if setting.default:
             assert f"`{setting.default}`" == table[setting.name].strip(), setting.name
+
+
+def test_workers_starting_together_agree_on_one_secret_key(tmp_path):
+    import subprocess
+    import sys
+
+    script = ("import sys; from eventapp.config import load_config; "
+              "print(load_config({'EVENTAPP_INSTANCE_PATH': sys.argv[1]})['SECRET_KEY'])")
+    workers = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(8)]
+    results = [worker.communicate(timeout=60) for worker in workers]
+    assert all(worker.returncode == 0 for worker in workers), [err for _out, err in results]
+    keys = {out.strip() for out, _err in results}
+    assert len(keys) == 1 and keys == {(tmp_path / "secret_key").read_text().strip()}
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"], "no drafts left behind"

@@ -55,3 +55,14 @@ def test_job_rows_survive_in_the_database(app, make):
         job_id = start_job(tasks.count_to, "count", 1, user_id=user.id).id
     with app.app_context():
         assert db.session.get(Job, job_id).state == JobState.SUCCEEDED
+
+
+def test_a_job_handed_out_again_after_it_finished_is_not_run_again(app, make):
+    """Redis redelivers a task whose worker died after finishing but before acknowledging."""
+    user = make.user()
+    with app.app_context():
+        job = start_job(tasks.count_to, "count", 2, user_id=user.id)
+        tasks.count_to.apply(args=(job.id, 5), throw=True)  # the same job, delivered again
+        db.session.expire_all()
+        again = db.session.get(Job, job.id)
+        assert (again.attempts, again.result, again.total) == (1, {"counted": 2}, 2)

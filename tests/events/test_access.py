@@ -254,3 +254,10 @@ def test_an_unknown_event_is_not_found_whatever_the_body(marketer_client):
 def test_a_forbidden_query_is_refused_before_it_is_checked(staff_client, event):
     response = staff_client.get(f"/api/v1/events/{event.slug}/registrations?status=bogus")
     assert response.status_code == 403
+
+
+def test_staff_can_log_out_from_the_tablet(staff_client, event):
+    page = staff_client.get(f"/events/{event.slug}/gate").get_data(as_text=True)
+    assert 'action="/logout"' in page
+    staff_client.post_form("/logout")
+    assert staff_client.get(f"/events/{event.slug}/gate").status_code == 302
