@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import phonenumbers
+from babel.numbers import format_decimal, format_percent
 from babel.dates import format_skeleton, format_time, get_timezone_gmt
 from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import get_locale
@@ -87,6 +88,18 @@ def local_phone(e164: str | None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
+def local_number(value: int | float | Decimal | None) -> str:
+    """1160 → "1,160" in the reader's language."""
+    return "" if value is None else format_decimal(value, locale=get_locale())
+
+
+def local_percent(value: float | None) -> str:
+    """0.6402 → "64%" (or "64.0%" below 10%); "–" when there is nothing to divide by."""
+    if value is None:
+        return "–"
+    return format_percent(value, "#,##0.0%" if value < 0.1 else "#,##0%", locale=get_locale())
+
+
 def current_locale_code() -> str:
     """The current language as a key of LOCALES (Babel calls zh_CN "zh_Hans_CN")."""
     return "zh_CN" if str(get_locale()).startswith("zh") else "en"
@@ -104,3 +117,5 @@ def init_i18n(app: Flask) -> None:
     app.add_template_filter(local_datetime, "local_datetime")
     app.add_template_filter(local_money, "money")
     app.add_template_filter(local_phone, "phone")
+    app.add_template_filter(local_number, "number")
+    app.add_template_filter(local_percent, "percent")

@@ -6,7 +6,7 @@ thing to fail), so the Content-Security-Policy can allow 'self' only.
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, g, request, session
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -23,6 +23,13 @@ CONTENT_SECURITY_POLICY = "; ".join([
 ])
 
 
+def _signed_in() -> bool:
+    """Whether the request is a signed-in person's, without loading anyone from the database
+    (this also runs on the answer to "database busy")."""
+    user = g.get("_login_user")
+    return bool(user is not None and user.is_authenticated) or "_user_id" in session
+
+
 def init_security(app: Flask) -> None:
     @app.after_request
     def _security_headers(response: Response) -> Response:
@@ -32,4 +39,8 @@ def init_security(app: Flask) -> None:
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
+        if request.endpoint != "static" and _signed_in():
+            # Signed-in pages show people's details (and a new API token, once): a shared
+            # tablet's Back button or cache must not bring them back after logout.
+            headers["Cache-Control"] = "no-store"
         return response

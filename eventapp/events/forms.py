@@ -54,6 +54,8 @@ class EventForm(FlaskForm):
     timezone = StringField(_l("Timezone"), validators=[DataRequired(), Length(max=64)])
     venue = StringField(_l("Venue"), validators=[Optional(), Length(max=200)])
     address = TextAreaField(_l("Address"), validators=[Optional(), Length(max=300)])
-    capacity = IntegerField(_l("Capacity"), validators=[Optional(), NumberRange(min=1)],
+    capacity = IntegerField(_l("Capacity"),
+                            validators=[Optional(), NumberRange(
+                                min=1, message=_l("Enter a whole number of at least 1."))],
                             description=_l("Leave empty for no limit."))
     currency = StringField(_l("Currency"), validators=[DataRequired(), Length(min=3, max=3)])

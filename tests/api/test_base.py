@@ -112,3 +112,11 @@ def test_channel_spend_is_shown_to_marketers_only(app, make, event, bearer, role
     summary = app.test_client().get(f"/api/v1/events/{event.slug}",
                                     headers=bearer(user)).json["summary"]
     assert summary["spend"] == ("1200.50" if sees else None)
+
+
+def test_signed_in_pages_are_not_kept_by_the_browser(marketer_client, client, event):
+    page = marketer_client.get(f"/events/{event.slug}/people")
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "no-store" not in client.get("/login").headers.get("Cache-Control", "")
+    assert "no-store" not in marketer_client.get("/static/css/app.css").headers.get(
+        "Cache-Control", "")

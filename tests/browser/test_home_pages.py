@@ -37,7 +37,8 @@ def card_figures(expo: Expo, role: str) -> list[str | re.Pattern[str]]:
     registered = str(expo.confirmed + expo.waitlisted)
     if role == "sales":
         return [registered, str(expo.checked_in), str(expo.cancelled)]
-    return ["0", registered, str(expo.checked_in), re.compile(re.escape(expo.spend))]
+    # marketers: visitors, confirmed (against the capacity), checked in, spend
+    return ["0", str(expo.confirmed), str(expo.checked_in), re.compile(re.escape(expo.spend))]
 
 
 def expect_home(page: Page, expo: Expo, role: str, locale: str) -> None:
@@ -74,7 +75,7 @@ def expect_gate(page: Page, expo: Expo, locale: str) -> None:
     expect(page.locator(".stats--big .stat__value")).to_have_text(
         [str(expo.checked_in), str(expo.confirmed - expo.checked_in), str(expo.confirmed),
          str(expo.waitlisted)])
-    expect(checked_in.locator(".stat__note")).to_have_text("50.0%")
+    expect(checked_in.locator(".stat__note")).to_have_text("50%")
     expect(page.locator(".arrivals strong")).to_have_text(list(reversed(expo.arrivals)))
 
 

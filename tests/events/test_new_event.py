@@ -94,7 +94,7 @@ def test_the_new_event_page_needs_a_session(client):
     ({"ends_at": "2025-09-16T08:00"}, "ends_at", "The event must end after it starts."),
     ({"ends_at": "2025-09-16T09:00"}, "ends_at", "The event must end after it starts."),
     ({"currency": "XYZ"}, "currency", "Unknown currency code."),
-    ({"capacity": "0"}, "capacity", "Number must be at least 1."),
+    ({"capacity": "0"}, "capacity", "Enter a whole number of at least 1."),
     ({"title": ""}, "title", "This field is required."),
 ])
 def test_a_wrong_value_is_shown_under_its_field(app, admin_client, event, field_errors,
