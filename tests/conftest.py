@@ -50,6 +50,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("db_backend", backends, scope="session")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ANN201
+    """On CI, a skipped test is a failed one, however it was skipped: CI must run them all."""
+    report = yield
+    if ON_CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.longrepr = f"skipped on CI, which must run every test: {reason}"
+    return report
+
+
 def require(service: str, error: Exception) -> None:
     """Skip (or, on CI, fail) a test whose server could not be had."""
     message = f"{service} unavailable: {error}"

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from eventapp.auth.models import ApiToken, User, new_session_token
 from eventapp.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from eventapp.core.i18n import LOCALES
 from eventapp.core.time import utcnow
 from eventapp.extensions import db
 
@@ -112,6 +113,22 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
         raise ValidationFailed(message, current_password=[str(message)]) from None
     user.password_hash = hash_password(new_password)
     user.session_token = new_session_token()
+
+
+def update_profile(user: User, *, name: str, locale: str | None) -> None:
+    """Set the name people see and the interface language (None: follow the browser)."""
+    name = name.strip()
+    if not name:
+        raise ValidationFailed(name=[str(_l("Enter your name."))])
+    set_locale(user, locale)
+    user.name = name[:120]
+
+
+def set_locale(user: User, locale: str | None) -> None:
+    """Set the interface language of `user` (None: follow the browser)."""
+    if locale is not None and locale not in LOCALES:
+        raise ValidationFailed(locale=[str(_l("Unknown language."))])
+    user.locale = locale
 
 
 def user_for_session(session_id: str) -> User | None:

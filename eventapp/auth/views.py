@@ -59,12 +59,12 @@ def logout() -> Response:
 def account() -> str | Response:
     profile = ProfileForm(obj=current_user, prefix="profile")
     if profile.validate_on_submit():
-        current_user.name = profile.name.data.strip()
-        current_user.locale = profile.locale.data or None
-        session.pop(SESSION_KEY, None)
-        db.session.commit()
-        flash(_("Your profile is saved."), "success")
-        return redirect(url_for("auth.account"))
+        saved, _none = commit_or_show_error(profile, lambda: services.update_profile(
+            current_user, name=profile.name.data, locale=profile.locale.data or None))
+        if saved:
+            session.pop(SESSION_KEY, None)  # the account's setting decides from now on
+            flash(_("Your profile is saved."), "success")
+            return redirect(url_for("auth.account"))
     return _account_page(profile=profile)
 
 
@@ -119,6 +119,6 @@ def switch_locale() -> Response:
     if form.validate_on_submit() and form.locale.data in LOCALES:
         session[SESSION_KEY] = form.locale.data
         if current_user.is_authenticated:
-            current_user.locale = form.locale.data
+            services.set_locale(current_user, form.locale.data)
             db.session.commit()
     return redirect(_safe_next(request.form.get("next")))

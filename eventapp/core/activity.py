@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from blinker import Namespace
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column
 
 from eventapp.core.models import Base, BigId
@@ -39,6 +41,28 @@ class ActivityKind(StrEnum):
     SURVEY_ANSWER = "survey_answer"
 
 
+ACTIVITY_LABELS = {
+    ActivityKind.INVITE_VIEW: _l("Opened the invitation"),
+    ActivityKind.BOOKING: _l("Booked a place"),
+    ActivityKind.CANCELLATION: _l("Cancelled the booking"),
+    ActivityKind.TICKET_VIEW: _l("Viewed the ticket"),
+    ActivityKind.MESSAGE_CLICK: _l("Clicked a message link"),
+    ActivityKind.CHECKIN: _l("Checked in"),
+    ActivityKind.GIFT: _l("Received the booking gift"),
+    ActivityKind.BOOTH_VISIT: _l("Visited the virtual booth"),
+    ActivityKind.BOOTH_SCAN: _l("Scanned at a booth"),
+    ActivityKind.SURVEY_ANSWER: _l("Answered the survey"),
+}
+
+
+def activity_label(kind: str) -> Any:
+    """What a person did, in the reader's language (the kind itself if it is unknown)."""
+    try:
+        return ACTIVITY_LABELS[ActivityKind(kind)]
+    except ValueError:
+        return kind
+
+
 class Activity(Base):
     __tablename__ = "activities"
     __table_args__ = (
@@ -50,8 +74,10 @@ class Activity(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"))
+    #: SET NULL: when a person's data is erased, their behaviour stays as anonymous history,
+    #: so past funnels and reports do not change.
     contact_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("contacts.id", ondelete="CASCADE"))
+        sa.ForeignKey("contacts.id", ondelete="SET NULL"))
     #: Anonymous browser id, for behaviour before a person is known (invitation visits).
     visitor_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
     channel_id: Mapped[int | None] = mapped_column(

@@ -35,6 +35,19 @@ def commit_or_show_error(form: FlaskForm, change: Callable[[], T]) -> tuple[bool
     return True, result
 
 
+def commit_or_flash_error(change: Callable[[], T]) -> tuple[bool, T | None]:
+    """As commit_or_show_error, for an action without a form (a button): the error becomes a
+    message at the top of the next page."""
+    try:
+        result = change()
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return False, None
+    db.session.commit()
+    return True, result
+
+
 def show_error_on_form(form: FlaskForm, error: DomainError) -> None:
     """Field errors go under their fields; the rest becomes a message at the top of the page."""
     placed = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
@@ -49,6 +50,13 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
 # SQLite only auto-increments an INTEGER PRIMARY KEY, so big ids are plain integers there.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Money = sa.Numeric(14, 2, asdecimal=True)
+
+
+def enum_column(enum: type[StrEnum], name: str) -> sa.Enum:
+    """A StrEnum stored as VARCHAR with a CHECK of its values, the same on SQLite and
+    PostgreSQL (no native enum type to migrate when a value is added)."""
+    return sa.Enum(enum, name=name, native_enum=False, create_constraint=True, length=20,
+                   values_callable=lambda members: [m.value for m in members])
 
 
 class Base(DeclarativeBase):

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask import g
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.exceptions import Forbidden, NotFound
 
@@ -32,6 +34,36 @@ GATE_ROLES = (EventRole.STAFF, EventRole.MARKETER)
 PEOPLE_ROLES = (EventRole.SALES, EventRole.MARKETER)
 SETUP_ROLES = (EventRole.MARKETER,)
 ANY_ROLE = tuple(EventRole)
+
+
+@dataclass(frozen=True)
+class Area:
+    """A part of an event's pages: its view, its tab label, who may open it."""
+
+    endpoint: str
+    label: Any
+    roles: tuple[EventRole, ...]
+
+
+#: In tab order; a person lands on the first area their role may open.
+AREAS = (
+    Area("events.overview", _l("Overview"), SETUP_ROLES),
+    Area("events.channels", _l("Channels"), SETUP_ROLES),
+    Area("events.team", _l("Team"), SETUP_ROLES),
+    Area("events.gate", _l("Gate"), GATE_ROLES),
+    Area("events.people", _l("People"), PEOPLE_ROLES),
+)
+
+
+def areas_for(user: User, role: EventRole | None) -> list[Area]:
+    """The areas of an event that `user`, with `role` on it, may open (admins: all)."""
+    return [area for area in AREAS if user.is_admin or role in area.roles]
+
+
+def home_area(user: User, role: EventRole | None) -> Area:
+    """Where a person lands for an event: the first area they may open (marketers and admins:
+    the overview; staff: the gate; sales: the people list)."""
+    return areas_for(user, role)[0]
 
 
 def sees_spend(user: User, role: EventRole | None) -> bool:

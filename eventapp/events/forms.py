@@ -8,23 +8,15 @@ from wtforms import (DateTimeLocalField, EmailField, IntegerField, SelectChoice,
                      StringField, TextAreaField)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from eventapp.events.models import ChannelKind, EventRole
+from eventapp.events import labels
 
 
 def channel_kind_choices() -> list[SelectChoice]:
-    labels = {
-        ChannelKind.EMAIL: _l("E-mail"), ChannelKind.SMS: _l("SMS"),
-        ChannelKind.WECHAT: _l("WeChat"), ChannelKind.POSTER: _l("Poster"),
-        ChannelKind.PARTNER: _l("Partner"), ChannelKind.ADS: _l("Ads"),
-        ChannelKind.OTHER: _l("Other"),
-    }
-    return [SelectChoice(kind.value, labels[kind]) for kind in ChannelKind]
+    return [SelectChoice(kind.value, label) for kind, label in labels.CHANNEL_KINDS.items()]
 
 
 def role_choices() -> list[SelectChoice]:
-    labels = {EventRole.MARKETER: _l("Marketer"), EventRole.STAFF: _l("Booth staff"),
-              EventRole.SALES: _l("Sales")}
-    return [SelectChoice(role.value, labels[role]) for role in EventRole]
+    return [SelectChoice(role.value, label) for role, label in labels.ROLES.items()]
 
 
 class ChannelForm(FlaskForm):

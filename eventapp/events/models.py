@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from eventapp.auth.models import User
 from eventapp.contacts.models import Contact
-from eventapp.core.models import Base, CreatedMixin, IdMixin, TimestampMixin
+from eventapp.core.models import Base, CreatedMixin, IdMixin, TimestampMixin, enum_column
 
 
 class EventStatus(StrEnum):
@@ -45,12 +45,6 @@ class RegistrationStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-def _enum(enum: type[StrEnum], name: str) -> sa.Enum:
-    # Stored as VARCHAR with a CHECK, the same on SQLite and PostgreSQL.
-    return sa.Enum(enum, name=name, native_enum=False, create_constraint=True, length=20,
-                   values_callable=lambda members: [m.value for m in members])
-
-
 class Event(IdMixin, TimestampMixin, Base):
     __tablename__ = "events"
 
@@ -66,7 +60,7 @@ class Event(IdMixin, TimestampMixin, Base):
     transport_notes: Mapped[str] = mapped_column(sa.Text, default="")
     #: None: no limit.
     capacity: Mapped[int | None]
-    status: Mapped[EventStatus] = mapped_column(_enum(EventStatus, "event_status"),
+    status: Mapped[EventStatus] = mapped_column(enum_column(EventStatus, "event_status"),
                                                 default=EventStatus.DRAFT)
     #: Currency of the channels' spend (ISO 4217).
     currency: Mapped[str] = mapped_column(sa.String(3))
@@ -87,7 +81,7 @@ class Membership(IdMixin, CreatedMixin, Base):
     event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"),
                                          index=True)
-    role: Mapped[EventRole] = mapped_column(_enum(EventRole, "event_role"))
+    role: Mapped[EventRole] = mapped_column(enum_column(EventRole, "event_role"))
 
     event: Mapped[Event] = relationship(back_populates="memberships")
     user: Mapped[User] = relationship(back_populates="memberships")
@@ -101,7 +95,7 @@ class Channel(IdMixin, CreatedMixin, Base):
 
     event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(sa.String(120))
-    kind: Mapped[ChannelKind] = mapped_column(_enum(ChannelKind, "channel_kind"))
+    kind: Mapped[ChannelKind] = mapped_column(enum_column(ChannelKind, "channel_kind"))
     #: Short, URL-safe, unique within the event: /e/<slug>?c=<code>
     code: Mapped[str] = mapped_column(sa.String(32))
     spend: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
@@ -127,7 +121,7 @@ class Registration(IdMixin, CreatedMixin, Base):
     referrer_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("contacts.id", ondelete="SET NULL"))
     status: Mapped[RegistrationStatus] = mapped_column(
-        _enum(RegistrationStatus, "registration_status"), default=RegistrationStatus.CONFIRMED)
+        enum_column(RegistrationStatus, "registration_status"), default=RegistrationStatus.CONFIRMED)
     #: Answers to the event's custom booking questions, by question key.
     answers: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     cancelled_at: Mapped[datetime | None]

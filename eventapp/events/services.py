@@ -18,7 +18,7 @@ from eventapp.core.activity import Activity, ActivityKind
 from eventapp.core.database import is_unique_violation
 from eventapp.core.errors import Conflict, NotFound, ValidationFailed
 from eventapp.core.money import CENT, parse_amount, valid_currency
-from eventapp.core.time import timezone_names
+from eventapp.core.time import timezone_names, zone
 from eventapp.events.models import (Channel, ChannelKind, Event, EventRole, EventStatus,
                                     Membership, Registration, RegistrationStatus)
 from eventapp.extensions import db
@@ -92,14 +92,17 @@ def summaries(event_ids: list[int]) -> dict[int, EventSummary]:
 def create_event(*, title: str, slug: str, starts_at: datetime, ends_at: datetime,
                  timezone: str, venue: str = "", address: str = "", capacity: int | None = None,
                  currency: str = "CNY", creator: User | None = None) -> Event:
-    """A draft event; its creator (if any) joins the team as marketer."""
+    """A draft event; its creator (if any) joins the team as marketer. Times without a
+    timezone are read as wall-clock times in the event's timezone."""
     errors: dict[str, list[str]] = {}
+    if timezone not in timezone_names():
+        raise ValidationFailed(timezone=[str(_l("Unknown timezone."))])
+    starts_at, ends_at = (moment if moment.tzinfo else moment.replace(tzinfo=zone(timezone))
+                          for moment in (starts_at, ends_at))
     if not SLUG_PATTERN.match(slug):
         errors["slug"] = [str(_l("Use lower-case letters, digits and dashes."))]
     if ends_at <= starts_at:
         errors["ends_at"] = [str(_l("The event must end after it starts."))]
-    if timezone not in timezone_names():
-        errors["timezone"] = [str(_l("Unknown timezone."))]
     if not valid_currency(currency):
         errors["currency"] = [str(_l("Unknown currency code."))]
     if capacity is not None and capacity < 1:

@@ -3,26 +3,29 @@ team, the gate and the people list. Each view: parse, one service call, render."
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from eventapp.core.errors import DomainError
-from eventapp.core.forms import commit_or_show_error
-from eventapp.core.time import timezone_names, zone
-from eventapp.events import services
+from eventapp.core.activity import activity_label
+from eventapp.core.forms import commit_or_flash_error, commit_or_show_error
+from eventapp.events import labels, services
 from eventapp.events.access import (GATE_ROLES, PEOPLE_ROLES, SETUP_ROLES, admin_required,
-                                    event_role_required)
+                                    areas_for, event_role_required, home_area)
 from eventapp.events.forms import ChannelForm, EventForm, MemberForm
-from eventapp.events.models import Event, EventRole, RegistrationStatus
-from eventapp.extensions import db
+from eventapp.events.models import Event, RegistrationStatus
 
 bp = Blueprint("events", __name__)
 
-#: The page each role lands on for an event.
-ROLE_HOME = {EventRole.MARKETER: "events.overview", EventRole.STAFF: "events.gate",
-             EventRole.SALES: "events.people", None: "events.overview"}
+
+@bp.app_context_processor
+def _event_page_helpers() -> dict[str, Any]:
+    """What event pages need to show areas and values in the reader's words."""
+    return {"areas_for": areas_for, "home_area": home_area, "labels": labels,
+            "activity_label": activity_label}
 
 
 @bp.get("/")
@@ -30,8 +33,7 @@ ROLE_HOME = {EventRole.MARKETER: "events.overview", EventRole.STAFF: "events.gat
 def home() -> str:
     events = services.events_of(current_user)
     figures = services.summaries([event.id for event, _role in events])
-    return render_template("events/home.html", events=events, figures=figures,
-                           role_home=ROLE_HOME)
+    return render_template("events/home.html", events=events, figures=figures)
 
 
 @bp.route("/events/new", methods=["GET", "POST"])
@@ -41,17 +43,12 @@ def new_event() -> str | Response:
     form = EventForm(timezone=current_app.config["DEFAULT_TIMEZONE"],
                      currency=current_app.config["DEFAULT_CURRENCY"])
     if form.validate_on_submit():
-        if form.timezone.data not in timezone_names():
-            form.timezone.errors.append(_("Unknown timezone."))
-            return render_template("events/new.html", form=form)
-        tz = zone(form.timezone.data)
         saved, event = commit_or_show_error(form, lambda: services.create_event(
             title=form.title.data, slug=form.slug.data.strip().lower(),
-            starts_at=form.starts_at.data.replace(tzinfo=tz),
-            ends_at=form.ends_at.data.replace(tzinfo=tz), timezone=form.timezone.data,
-            venue=form.venue.data or "", address=form.address.data or "",
-            capacity=form.capacity.data, currency=form.currency.data.upper(),
-            creator=current_user))
+            starts_at=form.starts_at.data, ends_at=form.ends_at.data,
+            timezone=form.timezone.data.strip(), venue=form.venue.data or "",
+            address=form.address.data or "", capacity=form.capacity.data,
+            currency=form.currency.data.upper(), creator=current_user))
         if saved:
             flash(_("The event is created as a draft."), "success")
             return redirect(url_for("events.overview", slug=event.slug))
@@ -118,13 +115,8 @@ def team(event: Event) -> str | Response:
 @login_required
 @event_role_required(*SETUP_ROLES)
 def remove_member(event: Event, membership_id: int) -> Response:
-    try:
-        services.remove_member(event, membership_id)
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error.message), "error")
-    else:
-        db.session.commit()
+    removed, _none = commit_or_flash_error(lambda: services.remove_member(event, membership_id))
+    if removed:
         flash(_("Removed from the team."), "success")
     return redirect(url_for("events.team", slug=event.slug))
 
