@@ -287,7 +287,7 @@ def _behaviour(rng: random.Random, event: Event, registration: Registration,
                                     channel_id=channel_id, reference=reference))
         if rng.random() < 0.9:
             activities.append(_activity(ActivityKind.GIFT, event,
-                                        arrived + timedelta(minutes=rng.randint(1, 20)),
+                                        min(now, arrived + timedelta(minutes=rng.randint(1, 4))),
                                         contact_id=contact_id, reference=reference))
 
 
