@@ -50,15 +50,50 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("db_backend", backends, scope="session")
 
 
+#: What the closing summary counts: tests that ran against each real server.
+SERVICES = {"postgresql": "on PostgreSQL", "sqlite": "on SQLite",
+            "celery_worker": "with a Redis broker and a Celery worker process",
+            "browser": "in headless Chromium", "smtp_server": "through a real SMTP server",
+            "gunicorn": "against the app under gunicorn"}
+_service_outcomes: dict[str, dict[str, int]] = {}
+
+
+def _services_of(item: pytest.Item) -> list[str]:
+    params = getattr(item, "callspec", None)
+    found = [params.params["db_backend"]] if params and "db_backend" in params.params else []
+    found += [name for name in ("celery_worker", "browser", "gunicorn")
+              if item.get_closest_marker(name)]
+    if "smtp_server" in getattr(item, "fixturenames", ()):
+        found.append("smtp_server")
+    return found
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ANN201
-    """On CI, a skipped test is a failed one, however it was skipped: CI must run them all."""
+    """On CI, a skipped test is a failed one, however it was skipped: CI must run them all.
+    Also counts, per real server, how the tests that used it ended."""
     report = yield
     if ON_CI and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.longrepr = f"skipped on CI, which must run every test: {reason}"
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        for service in _services_of(item):
+            counts = _service_outcomes.setdefault(service, {})
+            counts[report.outcome] = counts.get(report.outcome, 0) + 1
     return report
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say which real servers the run used, so a passing run shows it was not by skipping."""
+    if not _service_outcomes:
+        return
+    terminalreporter.section("real servers used")
+    for service, label in SERVICES.items():
+        counts = _service_outcomes.get(service)
+        if counts:
+            outcome = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
+            terminalreporter.write_line(f"{label}: {outcome}")
 
 
 def require(service: str, error: Exception) -> None:

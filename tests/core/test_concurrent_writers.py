@@ -35,6 +35,7 @@ def _call(url: str, token: str, body: dict | None = None) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.gunicorn
 def test_many_workers_writing_at_once_all_succeed(app, make, event, database_url, tmp_path):
     marketer = make.user()
     make.membership(event, marketer, "marketer")
