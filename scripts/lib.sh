@@ -37,8 +37,15 @@ ensure_python_env() {
   fi
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     say "Installing eventapp and its dependencies${extras:+ [$extras]}"
-    "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$PY" -m pip install --quiet --disable-pip-version-check -e "$ROOT${extras:+[$extras]}"
+    local log="$VENV/install.log"
+    # pip's own chatter goes to a log, shown only when installing fails.
+    if ! { "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip \
+           && "$PY" -m pip install --quiet --disable-pip-version-check \
+                -e "$ROOT${extras:+[$extras]}"; } > "$log" 2>&1; then
+      cat "$log" >&2
+      say "Installing failed (the log above is also in $log)"
+      return 1
+    fi
     echo "$want" > "$stamp"
   fi
 }
