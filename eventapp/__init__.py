@@ -69,8 +69,10 @@ def _register_blueprints(app: Flask) -> None:
     from eventapp.core import jobs_api
     from eventapp.events import api as events_api, views as events_views
     from eventapp.extensions import api
+    from eventapp.invites import views as invites_views
 
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(events_views.bp)
+    app.register_blueprint(invites_views.bp)
     for blueprint in (auth_api.blp, events_api.blp, jobs_api.blp):
         api.register_blueprint(blueprint)

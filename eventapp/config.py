@@ -65,6 +65,26 @@ SETTINGS: tuple[Setting, ...] = (
             "How long a SQLite writer waits for its turn before the request is answered "
             "'busy, try again' (keep it under gunicorn's 30 s worker timeout).", int),
     Setting("LOG_LEVEL", "INFO", "Python logging level of the app."),
+    Setting("PUBLIC_URL", "http://127.0.0.1:5000",
+            "Address attendees reach the app at: the base of links and QR codes in messages "
+            "and posters."),
+    Setting("PHONE_DEFAULT_REGION", "CN",
+            "Country (ISO 3166) of mobile numbers typed without a country code."),
+    Setting("COVER_MAX_MB", "5", "Largest cover image an event may upload.", _mib),
+    Setting("SMS_BACKEND", "log",
+            "`log` (write texts to the app log) or `module:callable` taking (phone, text)."),
+    Setting("OUTBOX_MAX_ATTEMPTS", "8",
+            "Tries before a message is given up as failed (backoff: 1 min doubling to 2 h).",
+            int),
+    Setting("OUTBOX_CLAIM_SECONDS", "300",
+            "How long a sender owns a message; after that (it died) another sender may send it.",
+            int),
+    Setting("WEATHER_URL", "",
+            "Open-Meteo forecast API URL for reminders; empty: the organiser's own weather note."),
+    Setting("REMINDER_HOURS_BEFORE", "24",
+            "Hours before the event starts that the day-before reminder goes out.", int),
+    Setting("POSTER_FONT", "",
+            "A CJK font file for posters; empty: Noto Sans CJK found through fontconfig."),
 )
 
 

@@ -29,6 +29,8 @@ from eventapp.core.time import utcnow, zone
 from eventapp.events.models import (Channel, ChannelKind, Event, EventRole, EventStatus,
                                     Membership, Registration, RegistrationStatus)
 from eventapp.extensions import db
+from eventapp.invites.booking import (ensure_ticket_keys, issue_ticket, new_share_code,
+                                      new_ticket_token)
 
 DEMO_PASSWORD = "eventapp-demo"
 #: (e-mail, role) of the demo accounts, as printed after seeding.
@@ -182,6 +184,7 @@ def seed_demo(*, contacts: int = 2000, seed: int = 2026) -> str:
     now = utcnow()
     users = _demo_users()
     event = _event(now)
+    ensure_ticket_keys(event)
     db.session.add(event)
     db.session.flush()
     for role in (EventRole.MARKETER, EventRole.STAFF, EventRole.SALES):
@@ -226,7 +229,10 @@ def _registrations(rng: random.Random, event: Event, channels: list[Channel],
             RegistrationStatus.WAITLISTED
         registration = Registration(event_id=event.id, contact_id=contact.id,
                                     channel_id=channel.id if channel else None, status=status,
-                                    created_at=booked_at, answers={})
+                                    created_at=booked_at, answers={},
+                                    ticket_token=new_ticket_token(),
+                                    share_code=new_share_code())
+        issue_ticket(event, registration)
         if status == RegistrationStatus.CONFIRMED:
             confirmed += 1
             if rng.random() < 0.06:

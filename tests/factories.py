@@ -17,6 +17,7 @@ from eventapp.core.time import utcnow
 from eventapp.events.models import (Channel, ChannelKind, Event, EventRole, EventStatus,
                                     Membership, Registration, RegistrationStatus)
 from eventapp.extensions import db
+from eventapp.invites.booking import issue_ticket, new_share_code, new_ticket_token
 
 _numbers = itertools.count(1)
 _PASSWORD_HASH = hash_password("correct horse battery")  # hashing is slow on purpose: once
@@ -70,8 +71,18 @@ class Factory:
     def registration(self, event: Event, contact: Contact | None = None, *,
                      channel: Channel | None = None,
                      status: RegistrationStatus = RegistrationStatus.CONFIRMED,
-                     checked_in_at: datetime | None = None) -> Registration:
+                     checked_in_at: datetime | None = None, **fields: Any) -> Registration:
         contact = contact or self.contact()
-        return self._save(Registration(event_id=event.id, contact_id=contact.id,
-                                       channel_id=channel.id if channel else None, status=status,
-                                       checked_in_at=checked_in_at, answers={}))
+        with self.app.app_context():
+            stored_event = db.session.get(Event, event.id)
+            registration = Registration(
+                event_id=event.id, contact_id=contact.id,
+                channel_id=channel.id if channel else None, status=status,
+                checked_in_at=checked_in_at, answers={}, ticket_token=new_ticket_token(),
+                share_code=new_share_code(), **fields)
+            issue_ticket(stored_event, registration)  # gives the event its keys if needed
+            db.session.add(registration)
+            db.session.commit()
+            event.ticket_public_key = stored_event.ticket_public_key
+            event.ticket_private_key = stored_event.ticket_private_key
+            return registration

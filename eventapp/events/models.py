@@ -65,6 +65,32 @@ class Event(IdMixin, TimestampMixin, Base):
     #: Currency of the channels' spend (ISO 4217).
     currency: Mapped[str] = mapped_column(sa.String(3))
 
+    # --- what the invitation page shows (set up by marketing) ---
+    #: File name of the cover image under the instance's uploads/covers folder.
+    cover_image: Mapped[str | None] = mapped_column(sa.String(120))
+    #: The programme, in order: [{"time": "09:30", "title": "...", "speaker": "..."}].
+    agenda: Mapped[list[dict[str, str]]] = mapped_column(sa.JSON, default=list)
+    map_url: Mapped[str] = mapped_column(sa.String(500), default="")
+    #: Venue coordinates, for the weather in the day-before reminder.
+    latitude: Mapped[float | None] = mapped_column(sa.Float)
+    longitude: Mapped[float | None] = mapped_column(sa.Float)
+    #: What the organiser says about the weather when no forecast service is configured.
+    weather_note: Mapped[str] = mapped_column(sa.Text, default="")
+    #: Bookings close at this moment (None: when the event starts).
+    booking_deadline: Mapped[datetime | None]
+    #: The booking gift handed out at the venue ("" : none).
+    gift: Mapped[str] = mapped_column(sa.String(200), default="")
+    #: Shown beside the consent box of the booking form ("": the standard text).
+    privacy_text: Mapped[str] = mapped_column(sa.Text, default="")
+    #: The booking-form builder's result; see eventapp.invites.forms.BookingFormSpec.
+    booking_form: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+    # --- ticket signing ---
+    #: Ed25519 public key (32 raw bytes): verifies tickets, offline too.
+    ticket_public_key: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32))
+    #: The matching private key, encrypted with a key derived from SECRET_KEY.
+    ticket_private_key: Mapped[bytes | None] = mapped_column(sa.LargeBinary(200))
+
     memberships = relationship("Membership", back_populates="event",
                                cascade="all, delete-orphan", passive_deletes=True)
     channels = relationship("Channel", back_populates="event", cascade="all, delete-orphan",
@@ -110,6 +136,7 @@ class Registration(IdMixin, CreatedMixin, Base):
     __table_args__ = (
         sa.UniqueConstraint("event_id", "contact_id"),
         sa.Index("ix_registrations_event_status", "event_id", "status"),
+        sa.UniqueConstraint("event_id", "ticket_serial"),
     )
 
     event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"))
@@ -127,6 +154,24 @@ class Registration(IdMixin, CreatedMixin, Base):
     cancelled_at: Mapped[datetime | None]
     #: First entry at the venue; set once, atomically, by check-in.
     checked_in_at: Mapped[datetime | None]
+    #: When a waiting-list place became a confirmed one.
+    promoted_at: Mapped[datetime | None]
+
+    # --- the ticket ---
+    #: Random, unique within the event: what the signed QR payload names (a re-issued ticket
+    #: gets a new serial, so the old QR code stops working).
+    ticket_serial: Mapped[int] = mapped_column(sa.BigInteger)
+    #: The signed QR payload (base32), made at booking; None only for tickets issued before
+    #: their event had a key (signed on first use).
+    ticket_code: Mapped[str | None] = mapped_column(sa.String(130))
+    #: Secret part of the attendee's ticket page address: /t/<ticket_token>.
+    ticket_token: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    #: Public code of the attendee's personal share link: /e/<slug>?r=<share_code>.
+    share_code: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    #: The anonymous browser that booked (links its earlier invitation visits to the person).
+    visitor_id: Mapped[str | None] = mapped_column(sa.String(36))
+    #: The booking form's one-time key: a double-tapped submit finds this registration again.
+    booking_key: Mapped[str | None] = mapped_column(sa.String(36))
 
     event: Mapped[Event] = relationship()
     contact: Mapped[Contact] = relationship(foreign_keys=[contact_id])

@@ -22,6 +22,7 @@ from eventapp.core.time import timezone_names, zone
 from eventapp.events.models import (Channel, ChannelKind, Event, EventRole, EventStatus,
                                     Membership, Registration, RegistrationStatus)
 from eventapp.extensions import db
+from eventapp.invites.tickets import new_key_pair
 
 CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")  # as long as Event.slug holds
@@ -115,6 +116,7 @@ def create_event(*, title: str, slug: str, starts_at: datetime, ends_at: datetim
     event = Event(title=title.strip(), slug=slug, starts_at=starts_at, ends_at=ends_at,
                   timezone=timezone, venue=venue.strip(), address=address.strip(),
                   capacity=capacity, currency=currency, status=EventStatus.DRAFT)
+    event.ticket_public_key, event.ticket_private_key = new_key_pair()
     db.session.add(event)
     db.session.flush()
     if creator is not None:

@@ -12,6 +12,8 @@ from eventapp.contacts.models import Contact
 from eventapp.core.time import utcnow
 from eventapp.events.models import Registration, RegistrationStatus
 from eventapp.extensions import db
+from eventapp.invites.booking import new_share_code, new_ticket_token
+from eventapp.invites.tickets import new_serial
 
 NAME_CELL = re.compile(r"<tr>\s*<td[^>]*>([^<]*)</td>")  # the first cell of a row
 
@@ -116,7 +118,10 @@ def add_many(app, event, count: int) -> None:
             db.session.add(contact)
             db.session.flush()
             db.session.add(Registration(event_id=event.id, contact_id=contact.id, answers={},
-                                        created_at=now - timedelta(minutes=n)))
+                                        created_at=now - timedelta(minutes=n),
+                                        ticket_serial=new_serial(),
+                                        ticket_token=new_ticket_token(),
+                                        share_code=new_share_code()))
         db.session.commit()
 
 
