@@ -69,10 +69,11 @@ def _register_blueprints(app: Flask) -> None:
     from eventapp.core import jobs_api
     from eventapp.events import api as events_api, views as events_views
     from eventapp.extensions import api
-    from eventapp.invites import views as invites_views
+    from eventapp.events import setup_views
+    from eventapp.invites import mailings_views, share_views, views as invites_views
 
-    app.register_blueprint(auth_views.bp)
-    app.register_blueprint(events_views.bp)
-    app.register_blueprint(invites_views.bp)
+    for blueprint in (auth_views.bp, events_views.bp, setup_views.bp, invites_views.bp,
+                      mailings_views.bp, share_views.bp):
+        app.register_blueprint(blueprint)
     for blueprint in (auth_api.blp, events_api.blp, jobs_api.blp):
         api.register_blueprint(blueprint)

@@ -48,7 +48,9 @@ class Area:
 #: In tab order; a person lands on the first area their role may open.
 AREAS = (
     Area("events.overview", _l("Overview"), SETUP_ROLES),
+    Area("setup.details", _l("Set-up"), SETUP_ROLES),
     Area("events.channels", _l("Channels"), SETUP_ROLES),
+    Area("mailings.index", _l("Invitations"), SETUP_ROLES),
     Area("events.team", _l("Team"), SETUP_ROLES),
     Area("events.gate", _l("Gate"), GATE_ROLES),
     Area("events.people", _l("People"), PEOPLE_ROLES),
