@@ -70,7 +70,11 @@ def register_commands(app: Flask) -> None:
         """Fill the database with a realistic demo event and print the demo logins."""
         from eventapp.demo import DEMO_PASSWORD, demo_logins, database_is_empty, seed_demo
 
-        if if_empty and not database_is_empty():
+        if not database_is_empty():
+            if not if_empty:
+                raise click.ClickException(
+                    "The database already has events. Seed a fresh database (empty "
+                    "EVENTAPP_INSTANCE_PATH or DATABASE_URL), or pass --if-empty to keep it.")
             click.echo("The database already has events; demo data left as it is.")
         else:
             click.echo(seed_demo(contacts=contacts, seed=seed))

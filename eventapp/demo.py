@@ -29,6 +29,7 @@ from eventapp.core.time import utcnow, zone
 from eventapp.events.models import (Channel, ChannelKind, Event, EventRole, EventStatus,
                                     Membership, Registration, RegistrationStatus)
 from eventapp.extensions import db
+from eventapp.invites import demo as invites_demo
 from eventapp.invites.booking import (ensure_ticket_keys, issue_ticket, new_share_code,
                                       new_ticket_token)
 
@@ -185,8 +186,10 @@ def seed_demo(*, contacts: int = 2000, seed: int = 2026) -> str:
     users = _demo_users()
     event = _event(now)
     ensure_ticket_keys(event)
+    invites_demo.describe_event(event)
     db.session.add(event)
     db.session.flush()
+    invites_demo.cover_image(event)
     for role in (EventRole.MARKETER, EventRole.STAFF, EventRole.SALES):
         db.session.add(Membership(event_id=event.id, user_id=users[role.value].id, role=role))
     channels = [Channel(event_id=event.id, name=name, kind=kind, code=code, spend=Decimal(spend))
@@ -206,11 +209,12 @@ def seed_demo(*, contacts: int = 2000, seed: int = 2026) -> str:
     registrations = _registrations(rng, event, channels, contact_rows, now, activities)
     _anonymous_visits(rng, event, channels, registrations, now, activities)
     db.session.execute(sa.insert(Activity), activities)  # bulk: synthetic history, not live use
+    messages = invites_demo.messages(rng, event, channels, contact_rows, registrations, now)
     db.session.commit()
     checked_in = sum(1 for r in registrations if r.checked_in_at)
     return (f"Demo event '{event.title}' (/{EVENT_SLUG}): {contacts} contacts, "
             f"{len(registrations)} registrations, {checked_in} checked in, "
-            f"{len(activities)} activities.")
+            f"{len(activities)} activities, {messages} messages.")
 
 
 def _registrations(rng: random.Random, event: Event, channels: list[Channel],
@@ -229,7 +233,7 @@ def _registrations(rng: random.Random, event: Event, channels: list[Channel],
             RegistrationStatus.WAITLISTED
         registration = Registration(event_id=event.id, contact_id=contact.id,
                                     channel_id=channel.id if channel else None, status=status,
-                                    created_at=booked_at, answers={},
+                                    created_at=booked_at, answers=invites_demo.answers(rng),
                                     ticket_token=new_ticket_token(),
                                     share_code=new_share_code())
         issue_ticket(event, registration)

@@ -13,9 +13,12 @@ from aiosmtpd.controller import Controller
 from eventapp.auth.models import User
 from eventapp.contacts.models import Contact
 from eventapp.core.activity import Activity
+from eventapp.core.outbox import OutboxMessage
 from eventapp.demo import DEMO_PASSWORD, EVENT_SLUG
+from eventapp.events.booking_form import BookingFormSpec
 from eventapp.events.models import Event, Membership, Registration, RegistrationStatus
 from eventapp.extensions import db
+from eventapp.invites.tickets import verify_ticket
 from eventapp.testing.services import free_port
 
 
@@ -72,12 +75,24 @@ def test_seed_demo_builds_a_believable_event_once(app):
         if registration.checked_in_at:
             assert registration.status == RegistrationStatus.CONFIRMED
     assert activities > len(registrations)
+    # Tickets are genuine, the page has content, and the messages of a real event are there.
+    for registration in registrations:
+        assert verify_ticket(registration.ticket_code, event.id, event.ticket_public_key)
+    assert event.agenda and event.cover_image and event.gift
+    assert not BookingFormSpec.from_json(event.booking_form).problems()
+    with app.app_context():
+        kinds = dict(db.session.execute(sa.select(OutboxMessage.kind, sa.func.count())
+                                        .group_by(OutboxMessage.kind)).all())
+    assert {"ticket", "reminder", "invitation"} <= set(kinds)
 
     again = runner.invoke(args=["seed-demo", "--if-empty"])
     assert again.exit_code == 0 and "left as it is" in again.output
     assert "marketer@example.com" in again.output, "the logins are shown every time"
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) == 150
+
+    refused = runner.invoke(args=["seed-demo"])
+    assert refused.exit_code != 0 and "already has events" in refused.output
 
 
 def time_now():
