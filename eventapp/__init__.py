@@ -28,6 +28,7 @@ def create_app(overrides: dict[str, Any] | None = None, env: dict[str, str] | No
 
     _init_extensions(app)
     _register_blueprints(app)
+    from eventapp.invites import tasks as _tasks  # noqa: F401  (Celery tasks, message renderers)
 
     from eventapp.cli import register_commands
     register_commands(app)

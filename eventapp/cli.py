@@ -84,6 +84,20 @@ def register_commands(app: Flask) -> None:
             for email, role in logins:
                 click.echo(f"  {role:<10} {email}")
 
+    @app.cli.group("outbox")
+    def outbox_group() -> None:
+        """The outbox of e-mails and texts."""
+
+    @outbox_group.command("send")
+    def outbox_send() -> None:
+        """Send every queued message that is due, once (cron this when running without a
+        Celery broker and beat)."""
+        from eventapp.core.outbox import send_due_messages
+
+        report = send_due_messages()
+        click.echo(f"Sent {report.sent}, to retry later {report.retrying}, failed "
+                   f"{report.failed}, skipped {report.skipped}.")
+
     @app.cli.command("send-test-email")
     @click.argument("to")
     def send_test_email(to: str) -> None:

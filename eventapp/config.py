@@ -123,6 +123,22 @@ def _transport_options(visibility_timeout: int) -> dict[str, int]:
             "unacked_restore_throttle": 1}
 
 
+def _beat_schedule() -> dict[str, dict[str, Any]]:
+    """What `celery beat` starts: the outbox flush every minute (dropped when a worker could
+    not take it within the minute: the next one comes), reminders every 15 minutes, posters
+    daily at 03:00 in DEFAULT_TIMEZONE."""
+    from celery.schedules import crontab
+
+    return {
+        "flush-outbox": {"task": "eventapp.invites.flush_outbox", "schedule": 60.0,
+                         "options": {"expires": 55}},
+        "send-reminders": {"task": "eventapp.invites.send_reminders", "schedule": 15 * 60.0,
+                           "options": {"expires": 14 * 60}},
+        "regenerate-posters": {"task": "eventapp.invites.regenerate_posters",
+                               "schedule": crontab(hour=3, minute=0)},
+    }
+
+
 def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
     """Flask config built from `env` (default: os.environ), every setting parsed."""
     env = dict(os.environ if env is None else env)
@@ -167,7 +183,9 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
             broker_connection_retry_on_startup=True,
             task_serializer="json",
             accept_content=["json"],
-            timezone="UTC",
+            # Messages carry UTC; the zone is what beat's crontab entries are read in.
+            timezone=values["DEFAULT_TIMEZONE"],
+            beat_schedule=_beat_schedule(),
         ),
         API_TITLE="eventapp API",
         API_VERSION="v1",

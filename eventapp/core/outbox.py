@@ -1,30 +1,87 @@
 """The outbox: every e-mail and SMS is first a row here, written in the same transaction as the
-change that causes it (a booking, a cancellation, a mailing), and sent afterwards by a task.
+change that causes it (a booking, a cancellation, a mailing), and sent afterwards.
 
-A message stays `queued` until the mail server or SMS gateway has accepted it: a worker killed
-mid-send leaves it queued (its claim expires) and the next worker sends it; a message already
-marked `sent` is never sent again. `dedupe_key` makes "send this once" (one reminder per
-registration) a unique constraint instead of a hope.
+What a message is. Features say what a message is (`kind`, `payload`, the ids it is about) and
+register a renderer for the kind (`eventapp.invites.messages.renderer`, which fills the registry
+here: core imports no feature). The sender renders each message at send time, in the
+recipient's language (`force_locale(message.locale)`), from the registration, event and contact
+as they are then: a ticket mail still pending when its booking is cancelled is skipped, not
+sent. A renderer raises `MessageSkipped(reason)` for that. A kind registered as marketing
+(invitations) is skipped for people who opted out; transactional kinds (tickets, reminders, the
+waiting list) still go to them.
 
-Features say what a message is (`kind`, `payload`) and register a renderer for the kind; the
-sender renders it at send time, in the recipient's language (eventapp.invites.messages).
+Hand-over. `queue_message` (and bulk inserts) collect the new messages in
+`session.info[NEW_MESSAGES]`; when that transaction commits, their ids are handed to the sender
+(forgotten if it rolls back):
+- with a broker, as one `eventapp.invites.send_messages` task per transaction: one push to
+  Redis, no extra query on the booking path;
+- inline (no broker), never inside the request: after the response has gone out
+  (`response.call_on_close`, in the same worker, no thread), for at most INLINE_SEND_SECONDS;
+  outside a request (CLI, tests), right after the commit.
+Whatever is not sent then (a lost task, a broker or mail-server outage, a retry) is sent by
+`send_due_messages`: the periodic `eventapp.invites.flush_outbox` task (Celery beat, every
+minute) or `eventapp outbox send` (cron, when running without a broker).
+
+Sending, at most once. A message stays `queued` until the mail server or SMS gateway has
+accepted it. For each message a sender
+1. claims it with one conditional UPDATE (still queued, due, not claimed or its claim expired:
+   claimed_until = now + OUTBOX_CLAIM_SECONDS, attempts + 1) and commits, so no other sender
+   (another worker, the beat flush, a redelivered task) takes it meanwhile;
+2. renders it and ends that transaction (no lock is held while talking to the network);
+3. sends it (e-mails of a batch share one SMTP connection);
+4. marks it `sent` (sent_at) and commits at once; or, when sending failed, records the error
+   and the next try: 1 min after the first failure, doubling up to 2 h; after
+   OUTBOX_MAX_ATTEMPTS tries (or a permanent refusal of the address) it is `failed`.
+A sender killed before step 4 leaves the message queued and claimed; once the claim expires
+another sender sends it. A `sent` message is never claimed again. The one window no outbox
+can close: the server has accepted the message (its 250 after DATA) and the sender dies, or the
+database is unreachable, before the commit of step 4: the message is then sent a second time
+after the claim expires. The window is a few milliseconds per message; the e-mail keeps its
+Message-ID (derived from the outbox id), so mail systems that drop duplicates by Message-ID
+drop it. OUTBOX_CLAIM_SECONDS must exceed the longest send (a few SMTP_TIMEOUTs), or a slow
+but living sender's message could be taken over.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import hmac
+import logging
+import smtplib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from flask import (Flask, Response, after_this_request, current_app, g, has_app_context,
+                   has_request_context)
+from flask_babel import force_locale
 from sqlalchemy.orm import Mapped, mapped_column
 
+from eventapp.core.database import write_transactions
+from eventapp.core.mail import build_email, mail_domain, send_email, smtp_connection
 from eventapp.core.models import Base, BigId, enum_column
+from eventapp.core.sms import send_sms
 from eventapp.core.time import utcnow
 from eventapp.extensions import db
 
-#: Session.info key collecting the ids of messages to hand to the sender after commit.
+log = logging.getLogger(__name__)
+
+#: Session.info key collecting the messages queued in the current transaction (anything with
+#: an `id`: OutboxMessage rows, or the ids of a bulk insert), handed to the sender after commit.
 NEW_MESSAGES = "outbox_new_messages"
+#: The Celery task (eventapp.invites.tasks) that sends given messages: args [message ids].
+SEND_TASK = "eventapp.invites.send_messages"
+#: Longest a web worker spends sending after a response when there is no broker; the rest
+#: waits for `eventapp outbox send` (gunicorn's worker timeout is 30 s).
+INLINE_SEND_SECONDS = 10.0
+#: Due messages a sender reads at a time.
+BATCH_SIZE = 200
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_RETRY = timedelta(hours=2)
 
 
 class Medium(StrEnum):
@@ -91,3 +148,344 @@ def queue_message(*, medium: Medium, kind: str, recipient: str, locale: str,
     db.session.add(message)
     db.session.info.setdefault(NEW_MESSAGES, []).append(message)
     return message
+
+
+# --- renderers ------------------------------------------------------------------------------
+
+@dataclass
+class RenderedMessage:
+    """A message ready to send. SMS use `text` only."""
+
+    subject: str
+    text: str
+    html: str | None = None
+    #: (content-id, bytes, subtype): images the HTML shows as <img src="cid:content-id">.
+    inline_images: list[tuple[str, bytes, str]] = field(default_factory=list)
+    #: Extra e-mail headers (List-Unsubscribe, ...).
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class MessageSkipped(Exception):
+    """Raised by a renderer: this message must not be sent (the reason is kept on the row)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Renderer:
+    kind: str
+    render: Callable[[OutboxMessage], RenderedMessage]
+    #: Marketing messages are skipped for people who opted out; others are transactional.
+    marketing: bool = False
+
+
+_renderers: dict[str, Renderer] = {}
+
+
+def register_renderer(kind: str, render: Callable[[OutboxMessage], RenderedMessage], *,
+                      marketing: bool = False) -> None:
+    """Make `render` the renderer of messages of `kind` (features use
+    eventapp.invites.messages.renderer, which also applies the opt-out to marketing kinds)."""
+    _renderers[kind] = Renderer(kind, render, marketing)
+
+
+def renderer_for(kind: str) -> Renderer | None:
+    """The registered renderer of `kind` (None: no feature renders it in this process)."""
+    return _renderers.get(kind)
+
+
+def marketing_kinds() -> frozenset[str]:
+    """The kinds registered as marketing: never sent to people who opted out."""
+    return frozenset(kind for kind, entry in _renderers.items() if entry.marketing)
+
+
+def render_message(message: OutboxMessage) -> RenderedMessage:
+    """The message as it would be sent now, in its recipient's language; raises
+    MessageSkipped when it must not be sent, LookupError for a kind nobody renders."""
+    entry = _renderers.get(message.kind)
+    if entry is None:
+        raise LookupError(f"no renderer for messages of kind {message.kind!r}")
+    with force_locale(message.locale):
+        return entry.render(message)
+
+
+def message_id_header(message_id: int) -> str:
+    """The Message-ID of outbox message `message_id`: the same on every attempt, unguessable,
+    and distinct between installations (keyed with SECRET_KEY)."""
+    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), f"outbox:{message_id}".encode(),
+                      hashlib.sha256).hexdigest()[:16]
+    return f"<outbox.{message_id}.{digest}@{mail_domain()}>"
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th failed try: 1 min, 2, 4, ... at most 2 h."""
+    return min(FIRST_RETRY * 2 ** min(max(attempts - 1, 0), 16), LONGEST_RETRY)
+
+
+# --- hand-over after commit -----------------------------------------------------------------
+
+@sa.event.listens_for(db.session, "after_commit")
+def _hand_over_after_commit(session: sa.orm.Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the transaction goes on
+        return
+    queued = session.info.pop(NEW_MESSAGES, None)
+    if not queued or not has_app_context():
+        return
+    ids = [message_id for message_id in map(_committed_id, queued) if message_id is not None]
+    if ids:
+        hand_over(ids)
+
+
+@sa.event.listens_for(db.session, "after_rollback")
+def _forget_after_rollback(session: sa.orm.Session) -> None:
+    if not session.in_nested_transaction():  # a savepoint's messages are dropped at commit
+        session.info.pop(NEW_MESSAGES, None)
+
+
+def _committed_id(queued: Any) -> int | None:
+    """The id of a queued message that the commit kept (not one added in a savepoint that was
+    rolled back)."""
+    if not isinstance(queued, OutboxMessage):
+        return queued.id
+    state = sa.inspect(queued)
+    return state.identity[0] if state.persistent and state.identity else None
+
+
+def hand_over(message_ids: list[int]) -> None:
+    """Have these committed messages sent: a task on the broker, or inline after the response
+    (or now, outside a request). Never raises: what is not sent now, the flush sends later."""
+    celery = current_app.extensions.get("celery")
+    if celery is not None and not celery.conf.task_always_eager:
+        try:
+            celery.send_task(SEND_TASK, args=[message_ids])
+        except Exception:  # the broker is down: the booking stands, the flush sends later
+            log.warning("outbox messages %s not handed to the broker; the periodic flush will "
+                        "send them", message_ids, exc_info=True)
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if has_request_context():
+        _send_after_response(app, message_ids)
+    else:
+        _send_in_own_context(app, message_ids)
+
+
+def _send_after_response(app: Flask, message_ids: list[int]) -> None:
+    pending: list[int] | None = g.get("outbox_after_response")
+    if pending is not None:  # a second commit in the same request
+        pending.extend(message_ids)
+        return
+    pending = g.outbox_after_response = list(message_ids)
+
+    @after_this_request
+    def _send_when_closed(response: Response) -> Response:
+        response.call_on_close(lambda: _send_in_own_context(app, pending, INLINE_SEND_SECONDS))
+        return response
+
+
+def _send_in_own_context(app: Flask, message_ids: list[int],
+                         max_seconds: float | None = None) -> None:
+    """Send in an app context (so a database session) of its own: the caller's session is in
+    the middle of its commit, or already gone with its request."""
+    try:
+        with app.app_context(), write_transactions():
+            send_messages(message_ids, max_seconds=max_seconds)
+    except Exception:
+        log.exception("sending outbox messages %s failed; they stay queued", message_ids)
+
+
+# --- sending --------------------------------------------------------------------------------
+
+@dataclass
+class SendReport:
+    """What one sending run did."""
+
+    sent: int = 0
+    #: Failed this time; queued again for a later try.
+    retrying: int = 0
+    #: Given up (last try, or the address was refused for good).
+    failed: int = 0
+    skipped: int = 0
+    #: Already sent, not due yet, or being sent by another sender.
+    not_taken: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def send_messages(message_ids: Iterable[int], *, max_seconds: float | None = None
+                  ) -> SendReport:
+    """Send the given messages that are still queued, due and not being sent by another
+    sender; each is sent at most once (see the module docstring for the one exception)."""
+    with _Sender(max_seconds) as sender:
+        for message_id in message_ids:
+            if sender.out_of_time():
+                break
+            sender.send(message_id)
+    return sender.report
+
+
+def send_due_messages(*, max_seconds: float | None = None) -> SendReport:
+    """Send every queued message whose time has come, oldest first, until none is left or
+    `max_seconds` have passed (the periodic flush and `eventapp outbox send`)."""
+    with _Sender(max_seconds) as sender:
+        while not sender.out_of_time():
+            due = _due_ids(utcnow())
+            taken = sender.report.not_taken
+            for message_id in due:
+                if sender.out_of_time():
+                    break
+                sender.send(message_id)
+            if len(due) < BATCH_SIZE or sender.report.not_taken - taken == len(due):
+                break
+    return sender.report
+
+
+def _claimable(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(OutboxMessage.status == MessageStatus.QUEUED,
+                   OutboxMessage.next_attempt_at <= now,
+                   sa.or_(OutboxMessage.claimed_until.is_(None),
+                          OutboxMessage.claimed_until < now))
+
+
+def _due_ids(now: datetime) -> list[int]:
+    ids = list(db.session.scalars(
+        sa.select(OutboxMessage.id).where(_claimable(now))
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(BATCH_SIZE)))
+    db.session.commit()
+    return ids
+
+
+def claim_message(message_id: int, now: datetime | None = None) -> OutboxMessage | None:
+    """Take the message for this sender if it is queued, due and unclaimed (or its claim
+    expired), counting the attempt; committed before anything is sent. None: not taken."""
+    now = now or utcnow()
+    result = db.session.execute(
+        sa.update(OutboxMessage).where(OutboxMessage.id == message_id, _claimable(now))
+        .values(claimed_until=now + timedelta(seconds=current_app.config["OUTBOX_CLAIM_SECONDS"]),
+                attempts=OutboxMessage.attempts + 1)
+        .execution_options(synchronize_session=False))
+    message = (db.session.get(OutboxMessage, message_id, populate_existing=True)
+               if result.rowcount == 1 else None)
+    db.session.commit()
+    return message
+
+
+class _Sender:
+    """One sending run: claims, renders, sends and records messages one by one, sharing one
+    SMTP connection between its e-mails."""
+
+    def __init__(self, max_seconds: float | None) -> None:
+        self.report = SendReport()
+        self.deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        self.smtp: smtplib.SMTP | None = None
+        self.smtp_error: str | None = None  # the server could not be reached in this run
+
+    def __enter__(self) -> _Sender:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._drop_connection()
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def send(self, message_id: int) -> None:
+        message = claim_message(message_id)
+        if message is None:
+            self.report.not_taken += 1
+            return
+        if message.medium == Medium.EMAIL and not self._connected():
+            self._record_failure(message, self.smtp_error or "no mail server")
+            return
+        try:
+            rendered = render_message(message)
+        except MessageSkipped as skip:
+            self._record_skip(message, skip.reason)
+            return
+        except Exception as error:
+            db.session.rollback()
+            log.exception("outbox message %s (%s) could not be rendered", message_id,
+                          message.kind)
+            self._record_failure(message, f"rendering failed: {_describe(error)}")
+            return
+        db.session.commit()  # end the renderer's reads before talking to the network
+        try:
+            self._deliver(message, rendered)
+        except Exception as error:
+            self._record_failure(message, _describe(error), permanent=_refused_for_good(error))
+            return
+        self._record_sent(message)
+
+    def _deliver(self, message: OutboxMessage, rendered: RenderedMessage) -> None:
+        if message.medium == Medium.SMS:
+            send_sms(message.recipient, rendered.text)
+            return
+        email = build_email(message.recipient, rendered.subject, rendered.text, rendered.html,
+                            inline_images=rendered.inline_images, headers=rendered.headers,
+                            message_id=message_id_header(message.id))
+        try:
+            send_email(email, self.smtp)
+        except smtplib.SMTPRecipientsRefused:
+            raise  # the server said no to this address; the connection is fine
+        except Exception:
+            self._drop_connection()  # in an unknown state: the next e-mail reconnects
+            raise
+
+    def _connected(self) -> bool:
+        if self.smtp is None and self.smtp_error is None:
+            try:
+                self.smtp = smtp_connection()
+            except (OSError, smtplib.SMTPException) as error:
+                config = current_app.config
+                self.smtp_error = (f"mail server {config['SMTP_HOST']}:{config['SMTP_PORT']} "
+                                   f"unavailable: {_describe(error)}")
+        return self.smtp is not None
+
+    def _drop_connection(self) -> None:
+        smtp, self.smtp = self.smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
+
+    def _record_sent(self, message: OutboxMessage) -> None:
+        message.status, message.sent_at, message.claimed_until = (MessageStatus.SENT, utcnow(),
+                                                                   None)
+        db.session.commit()  # right after the server's "accepted": see the module docstring
+        self.report.sent += 1
+        log.info("outbox message %s (%s, %s) sent", message.id, message.kind, message.medium)
+
+    def _record_skip(self, message: OutboxMessage, reason: str) -> None:
+        db.session.rollback()
+        message.status, message.last_error, message.claimed_until = (MessageStatus.SKIPPED,
+                                                                      reason[:2000], None)
+        db.session.commit()
+        self.report.skipped += 1
+
+    def _record_failure(self, message: OutboxMessage, error: str, *,
+                        permanent: bool = False) -> None:
+        message.last_error, message.claimed_until = error[:2000], None
+        if permanent or message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
+            message.status = MessageStatus.FAILED
+            self.report.failed += 1
+            log.warning("outbox message %s (%s) failed for good: %s", message.id, message.kind,
+                        error)
+        else:
+            message.next_attempt_at = utcnow() + retry_delay(message.attempts)
+            self.report.retrying += 1
+            log.info("outbox message %s (%s) not sent, retrying later: %s", message.id,
+                     message.kind, error)
+        db.session.commit()
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _refused_for_good(error: BaseException) -> bool:
+    """The server refused the address itself (5xx to RCPT TO): trying again cannot help."""
+    return (isinstance(error, smtplib.SMTPRecipientsRefused)
+            and all(code >= 500 for code, _text in error.recipients.values()))

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from eventapp.events.models import Event, Registration
 
 
 def public_url(endpoint: str, **values: object) -> str:
-    """The address of `endpoint` as attendees reach it (PUBLIC_URL), outside requests too."""
-    path = url_for(endpoint, _external=False, **{k: v for k, v in values.items()
-                                                  if v is not None})
+    """The address of `endpoint` as attendees reach it (PUBLIC_URL), in a request or not
+    (a Celery task has no request to build URLs from)."""
+    adapter = current_app.url_map.bind("localhost")
+    path = adapter.build(endpoint, {k: v for k, v in values.items() if v is not None})
     return current_app.config["PUBLIC_URL"].rstrip("/") + path
 
 
