@@ -17,12 +17,14 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
 
 from eventapp.contacts.models import Contact
 from eventapp.contacts.services import match_contact
 from eventapp.core.activity import ActivityKind, record_activity
-from eventapp.core.errors import Conflict, NotFound, ValidationFailed
-from eventapp.core.outbox import Medium, queue_message
+from eventapp.core.database import is_unique_violation
+from eventapp.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from eventapp.core.outbox import Medium, OutboxMessage, queue_message
 from eventapp.core.time import utcnow
 from eventapp.events.booking_form import BookingFormSpec, read_answers
 from eventapp.events.models import (Channel, Event, EventStatus, Registration,
@@ -35,7 +37,7 @@ SHARE_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: read aloud, 
 
 class BookingClosed(Conflict):
     code = "booking_closed"
-    message = _l("Booking for this event is closed.")
+    default_message = _l("Booking for this event is closed.")
 
 
 @dataclass
@@ -181,6 +183,26 @@ def book(event: Event, request: BookingRequest) -> BookingResult:
     return BookingResult(registration, created=True, same_person=True)
 
 
+def book_and_commit(event: Event, request: BookingRequest) -> BookingResult:
+    """`book` in a transaction of its own, committed. Two simultaneous bookings of the same
+    new person (a double tap, on PostgreSQL) clash on a unique key: the loser is rolled back
+    and booked once more, which then finds the winner's contact and registration. On a
+    domain error the transaction is rolled back and the error raised."""
+    for attempt in (1, 2):
+        try:
+            result = book(event, request)
+            db.session.commit()
+            return result
+        except DomainError:
+            db.session.rollback()
+            raise
+        except IntegrityError as error:
+            db.session.rollback()
+            if attempt == 2 or not is_unique_violation(error):
+                raise
+    raise AssertionError("unreachable")
+
+
 def _book_again(event: Event, registration: Registration, contact: Contact,
                 request: BookingRequest, answers: dict[str, Any]) -> BookingResult:
     """A person who already has a registration books again: a cancelled one is booked anew
@@ -215,12 +237,16 @@ def _queue_ticket_messages(registration: Registration, contact: Contact, kind: s
     gave. Transactional messages: sent even to people who opted out of marketing."""
     key = dedupe or f"{kind}:{registration.id}:{registration.ticket_serial}"
     locale = contact.locale or current_app.config["DEFAULT_LOCALE"]
-    for medium, address in ((Medium.EMAIL, contact.email), (Medium.SMS, contact.phone)):
-        if address:
-            queue_message(medium=medium, kind=kind, recipient=address, locale=locale,
-                          event_id=registration.event_id, contact_id=contact.id,
-                          registration_id=registration.id,
-                          dedupe_key=f"{key}:{medium.value}")
+    wanted = {f"{key}:{medium.value}": (medium, address) for medium, address in
+              ((Medium.EMAIL, contact.email), (Medium.SMS, contact.phone)) if address}
+    if dedupe and wanted:  # a resend already queued within its period is not queued twice
+        for queued in db.session.scalars(sa.select(OutboxMessage.dedupe_key).where(
+                OutboxMessage.dedupe_key.in_(list(wanted)))):
+            wanted.pop(queued, None)
+    for dedupe_key, (medium, address) in wanted.items():
+        queue_message(medium=medium, kind=kind, recipient=address, locale=locale,
+                      event_id=registration.event_id, contact_id=contact.id,
+                      registration_id=registration.id, dedupe_key=dedupe_key)
 
 
 # --- tickets: finding, cancelling, the waiting list -----------------------------------------

@@ -72,8 +72,8 @@ class InvalidTicket(DomainError):
 class TicketKeyUnavailable(DomainError):
     status = 500
     code = "ticket_key_unavailable"
-    message = _l("The event's ticket key cannot be read: SECRET_KEY has changed since it was "
-                 "made. Restore the previous SECRET_KEY.")
+    default_message = _l("The event's ticket key cannot be read: SECRET_KEY has changed since "
+                         "it was made. Restore the previous SECRET_KEY.")
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,10 @@ def read_ticket(payload: str) -> TicketClaim:
     except (binascii.Error, ValueError):
         raise InvalidTicket(TicketProblem.MALFORMED) from None
     if len(raw) != PAYLOAD_BYTES or raw[0] != VERSION:
+        raise InvalidTicket(TicketProblem.MALFORMED)
+    # The last character carries 4 unused bits: only the one canonical spelling of a ticket is
+    # accepted, so that a ticket has exactly one code (a changed character is always refused).
+    if base64.b32encode(raw).decode("ascii").rstrip("=") != text:
         raise InvalidTicket(TicketProblem.MALFORMED)
     _version, event_id, serial = _HEADER.unpack(raw[:_HEADER.size])
     return TicketClaim(event_id=event_id, serial=serial, signed_part=raw[:_HEADER.size],

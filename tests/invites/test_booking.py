@@ -1,0 +1,461 @@
+"""Booking through the invitation page's form, as a phone sends it: POST /e/<slug>/book with
+the page's hidden fields. The contact is matched into the pool, the registration confirmed or
+waitlisted with a signed ticket, its messages queued and the booking logged; mistakes come
+back beside their fields with what was typed kept."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import timedelta
+from html import unescape
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from eventapp.contacts.models import Contact
+from eventapp.core.activity import Activity, ActivityKind
+from eventapp.core.outbox import Medium, OutboxMessage
+from eventapp.core.time import utcnow
+from eventapp.events.models import Event, EventStatus, Registration, RegistrationStatus
+from eventapp.extensions import db
+from eventapp.invites.tickets import verify_ticket
+
+_BOOKING_FORM = re.compile(r'<form class="booking-form".*?</form>', re.S)
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+TICKET_URL = re.compile(r"^/t/[A-Za-z0-9_-]{24}$")
+
+
+# --- steps shared with the ticket page tests ----------------------------------------------
+
+def hidden_fields(page: Any) -> dict[str, str]:
+    """The hidden inputs of the page's booking form (CSRF token, booking key, c, r)."""
+    form = _BOOKING_FORM.search(page.get_data(as_text=True))
+    assert form, "the invitation page has a booking form"
+    return {name: unescape(value) for name, value in _HIDDEN.findall(form.group(0))}
+
+
+def book(client: Any, event: Any, query: dict[str, str] | None = None, **fields: Any) -> Any:
+    """Open the invitation (with its link's query) and send its form filled in with `fields`
+    (defaults: a name, a Chinese mobile number, consent); a field given as None is left out."""
+    page = client.get(f"/e/{event.slug}", query_string=query or {})
+    assert page.status_code == 200
+    data = {"name": "王小明", "phone": "13812345678", "consent": "y",
+            **hidden_fields(page), **fields}
+    return client.post(f"/e/{event.slug}/book",
+                       data={k: v for k, v in data.items() if v is not None})
+
+
+def registrations_of(app: Flask, event: Any) -> list[Registration]:
+    with app.app_context():
+        return list(db.session.scalars(
+            sa.select(Registration).where(Registration.event_id == event.id)
+            .options(sa.orm.joinedload(Registration.contact)).order_by(Registration.id)))
+
+
+def activities_of(app: Flask, kind: ActivityKind) -> list[Activity]:
+    with app.app_context():
+        return list(db.session.scalars(
+            sa.select(Activity).where(Activity.kind == str(kind)).order_by(Activity.id)))
+
+
+def outbox_of(app: Flask, event: Any) -> list[tuple[str, str, str]]:
+    """(kind, medium, recipient) of the event's queued messages, oldest first."""
+    with app.app_context():
+        return [(m.kind, m.medium.value, m.recipient) for m in db.session.scalars(
+            sa.select(OutboxMessage).where(OutboxMessage.event_id == event.id)
+            .order_by(OutboxMessage.id))]
+
+
+def set_up(app: Flask, event: Any, **columns: Any) -> None:
+    """Change the event's set-up as the marketer's pages would."""
+    with app.app_context():
+        stored = db.session.get(Event, event.id)
+        for name, value in columns.items():
+            setattr(stored, name, value)
+            setattr(event, name, value)
+        db.session.commit()
+
+
+def public_key(app: Flask, event: Any) -> bytes:
+    with app.app_context():
+        return db.session.get(Event, event.id).ticket_public_key
+
+
+QUESTIONS = {"fields": {"name": "required", "phone": "required", "email": "optional",
+                        "company": "required", "job_title": "optional", "city": "optional"},
+             "questions": [
+                 {"key": "topic", "kind": "single", "label": "Topic",
+                  "options": ["AI", "数字孪生"], "required": True},
+                 {"key": "plans", "kind": "multiple", "label": "Plans",
+                  "options": ["MES", "Robots", "IoT"], "required": False},
+                 {"key": "lunch", "kind": "yes_no", "label": "Lunch?", "required": True},
+                 {"key": "note", "kind": "text", "label": "Anything else?", "required": False}]}
+
+
+# --- the happy path -----------------------------------------------------------------------
+
+def test_a_booking_makes_a_contact_a_registration_a_ticket_messages_and_a_log_entry(
+        app, make, client, event):
+    channel = make.channel(event, code="wechat-1")
+
+    response = book(client, event, {"c": "wechat-1"}, name="  张伟 ", phone="138 1234 5678",
+                    email="Zhang.Wei@Example.COM", company="海尔智家")
+
+    assert response.status_code == 303
+    assert TICKET_URL.match(response.headers["Location"])
+    [registration] = registrations_of(app, event)
+    contact = registration.contact
+    assert (contact.name, contact.phone, contact.email, contact.company) == (
+        "张伟", "+8613812345678", "zhang.wei@example.com", "海尔智家")
+    assert contact.consent_at is not None and contact.locale == "en"
+    assert response.headers["Location"] == f"/t/{registration.ticket_token}"
+    assert registration.status == RegistrationStatus.CONFIRMED
+    assert registration.channel_id == channel.id
+    claim = verify_ticket(registration.ticket_code, event.id, public_key(app, event))
+    assert claim.serial == registration.ticket_serial
+    assert outbox_of(app, event) == [("ticket", "email", "zhang.wei@example.com"),
+                                     ("ticket", "sms", "+8613812345678")]
+    [booking] = activities_of(app, ActivityKind.BOOKING)
+    [view] = activities_of(app, ActivityKind.INVITE_VIEW)
+    assert (booking.contact_id, booking.channel_id, booking.reference) == (
+        contact.id, channel.id, f"registration:{registration.id}")
+    assert booking.visitor_id == view.visitor_id == registration.visitor_id
+    assert booking.visitor_id == client.get_cookie("eventapp_vid").value
+
+
+def test_the_ticket_page_follows_and_the_invitation_then_links_to_it(app, client, event):
+    response = book(client, event)
+    ticket = client.get(response.headers["Location"])
+    assert ticket.status_code == 200
+    assert "王小明" in ticket.get_data(as_text=True)
+    again = client.get(f"/e/{event.slug}").get_data(as_text=True)
+    assert f'href="{response.headers["Location"]}"' in again
+
+
+def test_the_page_language_becomes_the_persons(app, client, event):
+    page = client.get(f"/e/{event.slug}", headers={"Accept-Language": "zh-CN"})
+    data = {"name": "李娜", "phone": "13900001111", "consent": "y", **hidden_fields(page)}
+    response = client.post(f"/e/{event.slug}/book", data=data,
+                           headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert response.status_code == 303
+    [registration] = registrations_of(app, event)
+    assert registration.contact.locale == "zh_CN"
+    with app.app_context():
+        assert {m.locale for m in db.session.scalars(sa.select(OutboxMessage))} == {"zh_CN"}
+
+
+def test_a_share_link_credits_the_attendee_who_shared_it(app, make, client, event):
+    referrer = make.registration(event)
+
+    response = book(client, event, {"r": referrer.share_code}, phone="13911112222")
+
+    assert response.status_code == 303
+    newcomer = [r for r in registrations_of(app, event) if r.id != referrer.id][0]
+    assert newcomer.referrer_id == referrer.contact_id
+    [view] = activities_of(app, ActivityKind.INVITE_VIEW)
+    assert view.reference == f"referrer:{referrer.contact_id}"
+
+
+def test_an_unknown_channel_code_books_as_direct(app, client, event):
+    assert book(client, event, {"c": "no-such-code"}).status_code == 303
+    [registration] = registrations_of(app, event)
+    assert registration.channel_id is None
+
+
+# --- what is checked ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("fields", "field", "message"), [
+    ({"phone": "12345"}, "phone", "This phone number does not exist; check the digits."),
+    ({"phone": "电话"}, "phone", "This is not a phone number."),
+    ({"phone": "010 6552 9988"}, "phone",
+     "Enter a mobile number, so that we can text you the ticket."),
+    ({"email": "zhang@@example"}, "email", "This is not an e-mail address."),
+    ({"name": "   "}, "name", "Required."),
+    ({"phone": None}, "phone", "Required."),
+    ({"consent": None}, "consent", "Please agree to the privacy notice to book."),
+])
+def test_a_mistake_is_shown_beside_its_field_with_the_values_kept(
+        app, client, event, field_errors, fields, field, message):
+    response = book(client, event, **{"email": "li.na@example.com", **fields})
+
+    assert response.status_code == 422
+    assert field_errors(response, field) == [message]
+    page = response.get_data(as_text=True)
+    assert "Please correct the marked fields." in page
+    if field != "email":
+        assert 'value="li.na@example.com"' in page
+    assert registrations_of(app, event) == []
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_refused_form_keeps_its_booking_key_and_channel(app, make, client, event):
+    make.channel(event, code="partner-x")
+    page = client.get(f"/e/{event.slug}?c=partner-x")
+    fields = hidden_fields(page)
+
+    refused = client.post(f"/e/{event.slug}/book", data={**fields, "name": "Zoë", "phone": "1"})
+
+    assert refused.status_code == 422
+    again = hidden_fields(refused)
+    assert (again["booking_key"], again["c"], again["csrf_token"]) == (
+        fields["booking_key"], "partner-x", fields["csrf_token"])
+    assert 'value="Zoë"' in refused.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("name", ["张伟", "Zoë", "محمد عبد الله", "Łukasz Żółć", "O'Brien-Smith"])
+def test_names_in_any_script_are_kept_as_typed(app, client, event, name):
+    assert book(client, event, name=name).status_code == 303
+    [registration] = registrations_of(app, event)
+    assert registration.contact.name == name
+
+
+def test_custom_questions_are_answered(app, client, event):
+    set_up(app, event, booking_form=QUESTIONS)
+
+    response = book(client, event, company="Acme", q_topic="数字孪生", q_plans=["MES", "IoT"],
+                    q_lunch="no", q_note="素食 vegetarian")
+
+    assert response.status_code == 303
+    [registration] = registrations_of(app, event)
+    assert registration.answers == {"topic": "数字孪生", "plans": ["MES", "IoT"],
+                                    "lunch": False, "note": "素食 vegetarian"}
+
+
+@pytest.mark.parametrize(("answers", "field", "message"), [
+    ({"q_topic": "Blockchain"}, "q_topic", "Choose among the options shown."),
+    ({"q_plans": ["MES", "Crypto"]}, "q_plans", "Choose among the options shown."),
+    ({"q_lunch": "maybe"}, "q_lunch", "Answer yes or no."),
+    ({"q_topic": None}, "q_topic", "Required."),
+    ({"q_note": "x" * 501}, "q_note", "At most 500 characters."),
+    ({"company": None}, "company", "Required."),
+])
+def test_a_wrong_answer_is_refused(app, client, event, field_errors, answers, field, message):
+    set_up(app, event, booking_form=QUESTIONS)
+    fields = {"company": "Acme", "q_topic": "AI", "q_lunch": "yes", **answers}
+
+    response = book(client, event, **fields)
+
+    assert response.status_code == 422
+    assert field_errors(response, field) == [message]
+    assert registrations_of(app, event) == []
+
+
+def test_the_answers_given_are_shown_again_after_a_mistake(app, client, event):
+    set_up(app, event, booking_form=QUESTIONS)
+    response = book(client, event, phone="1", company="Acme", q_topic="数字孪生",
+                    q_plans=["Robots", "IoT"], q_lunch="yes")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    checked = re.findall(r'name="(q_\w+)" value="([^"]+)" checked', page)
+    assert sorted(checked) == [("q_lunch", "yes"), ("q_plans", "IoT"), ("q_plans", "Robots"),
+                               ("q_topic", "数字孪生")]
+    assert 'name="consent" value="y" required checked' in page
+
+
+def test_without_a_csrf_token_nothing_is_booked(app, client, event):
+    page = client.get(f"/e/{event.slug}")
+    fields = {**hidden_fields(page), "name": "王小明", "phone": "13812345678", "consent": "y"}
+    del fields["csrf_token"]
+
+    response = client.post(f"/e/{event.slug}/book", data=fields)
+
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert "This form has expired." in text
+    assert "layout-attendee" in text and "Back to my events" not in text
+    assert registrations_of(app, event) == []
+
+
+# --- booking twice ------------------------------------------------------------------------
+
+def test_a_double_tap_makes_one_registration_and_both_lead_to_the_ticket(app, client, event):
+    page = client.get(f"/e/{event.slug}")
+    data = {**hidden_fields(page), "name": "王小明", "phone": "13812345678", "consent": "y"}
+
+    first = client.post(f"/e/{event.slug}/book", data=data)
+    second = client.post(f"/e/{event.slug}/book", data=data)
+
+    [registration] = registrations_of(app, event)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"] == (
+        f"/t/{registration.ticket_token}")
+    assert [kind for kind, _medium, _to in outbox_of(app, event)] == ["ticket"]
+
+
+def test_the_same_browser_booking_again_sees_its_ticket(app, client, event):
+    first = book(client, event)
+    second = book(client, event, name="王小明 (Leo)")  # a new page: a new booking key
+
+    assert second.status_code == 303
+    assert second.headers["Location"] == first.headers["Location"]
+    [registration] = registrations_of(app, event)
+    assert registration.contact.name == "王小明 (Leo)"
+
+
+def test_someone_else_typing_a_booked_number_gets_no_ticket(app, make, client, event):
+    first = book(client, event, email="wang@example.com")
+    token = first.headers["Location"].rsplit("/", 1)[1]
+    stranger = app.test_client()
+
+    response = book(stranger, event, name="Somebody", phone="+86 138-1234-5678")
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/e/{event.slug}/sent"
+    page = stranger.get(response.headers["Location"])
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "You had already booked" in text
+    assert "wa•••@example.com" in text and "+86 138 •••• 5678" in text
+    assert token not in text and "13812345678" not in text
+    assert page.headers["Cache-Control"] == "no-store"
+    [registration] = registrations_of(app, event)
+    assert registration.contact.name == "Somebody"  # what was typed last is kept (pool rule)
+    assert outbox_of(app, event)[-2:] == [("ticket_again", "email", "wang@example.com"),
+                                          ("ticket_again", "sms", "+8613812345678")]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) == 1
+
+
+def test_the_ticket_is_sent_again_once_an_hour_however_often_asked(app, client, event):
+    book(client, event, email="wang@example.com")
+    for _attempt in range(3):
+        response = book(app.test_client(), event)
+        assert response.headers["Location"] == f"/e/{event.slug}/sent"
+    kinds = [kind for kind, _medium, _to in outbox_of(app, event)]
+    assert kinds == ["ticket", "ticket", "ticket_again", "ticket_again"]
+
+
+def test_a_known_mobile_number_books_that_contact(app, make, client, event):
+    known = make.contact(name="Anna", phone="+8613700001111", email="anna@example.com")
+    other = make.contact(name="Bob", phone="+8613700002222", email="bob@example.com")
+
+    response = book(client, event, name="Anna Li", phone="13700001111", email="bob@example.com")
+
+    assert response.status_code == 303
+    [registration] = registrations_of(app, event)
+    assert registration.contact_id == known.id
+    with app.app_context():
+        anna, bob = db.session.get(Contact, known.id), db.session.get(Contact, other.id)
+        assert (anna.name, anna.email) == ("Anna Li", "anna@example.com")
+        assert bob.email == "bob@example.com"
+
+
+def test_a_known_email_books_that_contact(app, client, event):
+    with app.app_context():
+        known = Contact(name="Anna", email="anna@example.com", sources=["import:fair.xlsx"])
+        db.session.add(known)
+        db.session.commit()
+    response = book(client, event, name="Anna", phone="13700003333", email="ANNA@example.com")
+    assert response.status_code == 303
+    [registration] = registrations_of(app, event)
+    assert registration.contact_id == known.id
+    assert registration.contact.phone == "+8613700003333"
+
+
+def test_a_cancelled_booking_can_be_made_again(app, client, event):
+    first = book(client, event)
+    client.post_form(f"{first.headers['Location']}/cancel")
+    [cancelled] = registrations_of(app, event)
+    assert cancelled.status == RegistrationStatus.CANCELLED
+
+    again = book(client, event)
+
+    [registration] = registrations_of(app, event)
+    assert again.headers["Location"] == first.headers["Location"]
+    assert registration.status == RegistrationStatus.CONFIRMED
+    assert registration.ticket_code != cancelled.ticket_code
+
+
+# --- places, dates, drafts ----------------------------------------------------------------
+
+def test_over_capacity_the_booking_joins_the_waiting_list(app, make, client, event):
+    set_up(app, event, capacity=1)
+    make.registration(event)
+
+    page = client.get(f"/e/{event.slug}").get_data(as_text=True)
+    assert "All places are taken." in page and "Join the waiting list" in page
+    response = book(client, event, phone="13600001111", email="wait@example.com")
+
+    assert response.status_code == 303
+    waiting = registrations_of(app, event)[-1]
+    assert waiting.status == RegistrationStatus.WAITLISTED
+    assert outbox_of(app, event) == [("waitlisted", "email", "wait@example.com"),
+                                     ("waitlisted", "sms", "+8613600001111")]
+
+
+@pytest.mark.parametrize("closing", ["deadline", "closed", "ended"])
+def test_closed_booking_is_refused_clearly(app, client, event, closing):
+    page = client.get(f"/e/{event.slug}")
+    fields = {**hidden_fields(page), "name": "王小明", "phone": "13812345678", "consent": "y"}
+    if closing == "deadline":
+        set_up(app, event, booking_deadline=utcnow() - timedelta(minutes=1))
+    elif closing == "closed":
+        set_up(app, event, status=EventStatus.CLOSED)
+    else:
+        set_up(app, event, starts_at=utcnow() - timedelta(hours=9),
+               ends_at=utcnow() - timedelta(hours=1))
+
+    response = client.post(f"/e/{event.slug}/book", data=fields)
+
+    assert response.status_code == 409
+    text = response.get_data(as_text=True)
+    assert "Booking is closed" in text and "Booking for this event is closed." in text
+    assert registrations_of(app, event) == []
+    invitation = client.get(f"/e/{event.slug}").get_data(as_text=True)
+    assert "Booking is closed" in invitation and 'class="booking-form"' not in invitation
+
+
+def test_a_draft_cannot_be_booked(app, client, make):
+    draft = make.event(status=EventStatus.DRAFT)
+    response = client.post_form(f"/e/{draft.slug}/book",
+                                {"name": "王小明", "phone": "13812345678", "consent": "y"})
+    assert response.status_code == 404
+    assert registrations_of(app, draft) == []
+
+
+def test_the_form_address_opened_directly_leads_to_the_invitation(client, event):
+    response = client.get(f"/e/{event.slug}/book")
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/e/{event.slug}#book"
+
+
+# --- at the same instant ------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_a_person_booking_twice_at_the_same_instant_gets_one_registration(app, event):
+    """Double taps of new people racing each other (on PostgreSQL both inserts of the new
+    contact run at once; the loser is retried and finds the winner's booking)."""
+    rounds = 6
+    tickets: set[str] = set()
+    for number in range(rounds):
+        phone = app.test_client()
+        data = {**hidden_fields(phone.get(f"/e/{event.slug}")), "name": f"同时 {number}",
+                "phone": f"1350000{number:04d}", "email": f"twice{number}@example.com",
+                "consent": "y"}
+        cookies = {name: phone.get_cookie(name).value for name in ("eventapp_vid", "session")}
+        start = threading.Barrier(2)
+        answers: list[Any] = []
+
+        def tap() -> None:
+            tapping = app.test_client()  # the same phone: its cookies, the same form
+            for name, value in cookies.items():
+                tapping.set_cookie(name, value)
+            start.wait()
+            answers.append(tapping.post(f"/e/{event.slug}/book", data=data))
+
+        threads = [threading.Thread(target=tap) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert [a.status_code for a in answers] == [303, 303]
+        assert answers[0].headers["Location"] == answers[1].headers["Location"]
+        tickets.add(answers[0].headers["Location"])
+    registrations = registrations_of(app, event)
+    assert {f"/t/{r.ticket_token}" for r in registrations} == tickets
+    assert len(registrations) == rounds
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) == rounds
