@@ -37,3 +37,38 @@
     }
   });
 })();
+
+// === event set-up (marketing) ===
+(function () {
+  "use strict";
+
+  // <input type=file data-max-bytes data-too-large>: refuse a too-large picture before it is
+  // sent (a phone upload over a venue's network takes long only to be refused).
+  document.querySelectorAll("input[type=file][data-max-bytes]").forEach(function (input) {
+    var note = document.createElement("small");
+    note.className = "field__error";
+    note.setAttribute("role", "alert");
+    note.hidden = true;
+    input.insertAdjacentElement("afterend", note);
+    input.addEventListener("change", function () {
+      var file = input.files && input.files[0];
+      var tooLarge = !!file && file.size > Number(input.getAttribute("data-max-bytes"));
+      var message = tooLarge ? input.getAttribute("data-too-large") : "";
+      input.setCustomValidity(message);
+      note.textContent = message;
+      note.hidden = !tooLarge;
+    });
+  });
+
+  // A custom question's options matter only for choice questions: hide them for the others.
+  document.querySelectorAll(".question-form").forEach(function (form) {
+    var kind = form.querySelector("select[name$=kind]");
+    var options = form.querySelector(".question-options");
+    if (!kind || !options) { return; }
+    var choiceKinds = (options.getAttribute("data-choice-kinds") || "").split(" ");
+    function update() { options.hidden = choiceKinds.indexOf(kind.value) === -1; }
+    kind.addEventListener("change", update);
+    update();
+  });
+})();
+// === end of event set-up ===
