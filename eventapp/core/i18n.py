@@ -109,6 +109,12 @@ def local_money(amount: Decimal | None, currency: str) -> str:
     return format_money(amount or Decimal(0), currency, str(get_locale()))
 
 
+def label(text: str) -> str:
+    """A label before its value in plain text: "When: " in English, "时间：" in Chinese (the
+    full-width colon carries its own space)."""
+    return f"{text}：" if current_locale_code() == "zh_CN" else f"{text}: "
+
+
 def init_i18n(app: Flask) -> None:
     @app.context_processor
     def _i18n_context() -> dict[str, Any]:
@@ -119,3 +125,4 @@ def init_i18n(app: Flask) -> None:
     app.add_template_filter(local_phone, "phone")
     app.add_template_filter(local_number, "number")
     app.add_template_filter(local_percent, "percent")
+    app.add_template_filter(label, "label")

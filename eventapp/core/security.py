@@ -30,6 +30,11 @@ def _signed_in() -> bool:
     return bool(user is not None and user.is_authenticated) or "_user_id" in session
 
 
+#: Public files whose address changes with their content (a cover image's name has its
+#: hash): their own long cache header stands for signed-in people too.
+IMMUTABLE_ENDPOINTS = {"static", "setup.cover"}
+
+
 def init_security(app: Flask) -> None:
     @app.after_request
     def _security_headers(response: Response) -> Response:
@@ -39,7 +44,7 @@ def init_security(app: Flask) -> None:
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
-        if request.endpoint != "static" and _signed_in():
+        if request.endpoint not in IMMUTABLE_ENDPOINTS and _signed_in():
             # Signed-in pages show people's details (and a new API token, once): a shared
             # tablet's Back button or cache must not bring them back after logout.
             headers["Cache-Control"] = "no-store"

@@ -52,7 +52,7 @@ STANDARD_FIELDS: dict[str, tuple[FieldMode, int]] = {
 }
 
 FIELD_LABELS = {
-    "name": _l("Name"), "phone": _l("Mobile"), "email": _l("E-mail"),
+    "name": _l("Full name"), "phone": _l("Mobile"), "email": _l("E-mail"),
     "company": _l("Company"), "job_title": _l("Job title"), "city": _l("City"),
 }
 MODE_LABELS = {FieldMode.OFF: _l("Off"), FieldMode.OPTIONAL: _l("Optional"),
@@ -130,7 +130,7 @@ class BookingFormSpec:
             errors["questions"] = [str(_l("At most %(count)d questions.", count=MAX_QUESTIONS))]
         for question in self.questions:
             if not question.label.strip():
-                errors["questions"] = [str(_l("Every question needs a text."))]
+                errors["questions"] = [str(_l("Every question needs wording."))]
             if question.kind in (QuestionKind.SINGLE, QuestionKind.MULTIPLE) and (
                     len(question.options) < 2 or len(question.options) > MAX_OPTIONS):
                 errors["questions"] = [str(_l("A choice question needs 2 to %(count)d options.",

@@ -40,7 +40,7 @@ class DetailsForm(FlaskForm):
         _l("Bookings close"), validators=[Optional()], format=LOCAL_FORMATS,
         description=_l("Leave empty to take bookings until the event ends."))
     capacity = IntegerField(_l("Capacity"), validators=[Optional()],
-                            description=_l("Places to give. Leave empty for no limit; beyond "
+                            description=_l("Number of places. Leave empty for no limit; beyond "
                                            "it, people join the waiting list."),
                             render_kw={"inputmode": "numeric"})
     venue = _text(_l("Venue"), "venue")
