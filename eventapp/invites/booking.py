@@ -175,12 +175,7 @@ def book(event: Event, request: BookingRequest) -> BookingResult:
     db.session.add(registration)
     db.session.flush()
     registration.event, registration.contact = event, contact
-    _queue_ticket_messages(registration, contact, "ticket" if registration.status ==
-                           RegistrationStatus.CONFIRMED else "waitlisted")
-    record_activity(ActivityKind.BOOKING, event_id=event.id, contact_id=contact.id,
-                    visitor_id=request.visitor_id, channel_id=registration.channel_id,
-                    reference=f"registration:{registration.id}")
-    return BookingResult(registration, created=True, same_person=True)
+    return _booked(registration, contact, request)
 
 
 def book_and_commit(event: Event, request: BookingRequest) -> BookingResult:
@@ -223,10 +218,18 @@ def _book_again(event: Event, registration: Registration, contact: Contact,
     channel = find_channel(event, request.channel_code)
     registration.channel_id = channel.id if channel else registration.channel_id
     issue_ticket(event, registration)
+    return _booked(registration, contact, request)
+
+
+def _booked(registration: Registration, contact: Contact,
+            request: BookingRequest) -> BookingResult:
+    """What every new booking sends and logs: the ticket (or waiting-list) messages and the
+    BOOKING activity with its channel and the browser that booked."""
     _queue_ticket_messages(registration, contact, "ticket" if registration.status ==
                            RegistrationStatus.CONFIRMED else "waitlisted")
-    record_activity(ActivityKind.BOOKING, event_id=event.id, contact_id=contact.id,
-                    visitor_id=request.visitor_id, channel_id=registration.channel_id,
+    record_activity(ActivityKind.BOOKING, event_id=registration.event_id,
+                    contact_id=contact.id, visitor_id=request.visitor_id,
+                    channel_id=registration.channel_id,
                     reference=f"registration:{registration.id}")
     return BookingResult(registration, created=True, same_person=True)
 
