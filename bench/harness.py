@@ -29,7 +29,8 @@ from flask import Flask
 from eventapp.testing.services import GunicornServer, PostgresServer, app_environment
 
 DATABASES = ("sqlite", "postgres")
-DEFAULT_WORKERS = 4
+#: What the README recommends: one gunicorn sync worker per core.
+DEFAULT_WORKERS = os.cpu_count() or 2
 DEFAULT_WARMUP_SECONDS = 2.0
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -14,8 +14,9 @@ one core the GIL would hold them to. Processes would cost the same CPU per reque
 own start-up and memory, and give figures no truer. Should a benchmark log its clients near
 one full core, move `_client` into processes.
 
-A request that fails (an exception, or any status other than 2xx) counts as an error and is
-not part of the rate or the latencies; the first answer of each kind of error is logged.
+A request that fails (an exception, or any status other than 2xx; for a form post that
+expects a redirect, anything but a 303 to the expected page) counts as an error and is not part
+of the rate or the latencies; the first answer of each kind of error is logged.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class HttpRequest:
     path: str
     body: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    #: Set for a form posted as a browser does: success is then a 303 whose Location path
+    #: starts with this (the page shown next), not a 2xx.
+    see_other: str | None = None
 
     @classmethod
     def get(cls, path: str, token: str | None = None) -> HttpRequest:
@@ -153,13 +157,23 @@ def _client(host: str, port: int, make_request: RequestMaker, shared: _Shared) -
                 connection.close()
                 _note_error(errors, type(error).__name__, str(error))
                 continue
-            if 200 <= response.status < 300:
+            if _succeeded(request, response):
                 latencies.append(time.perf_counter() - started)
             else:
-                _note_error(errors, f"HTTP {response.status}", body.decode(errors="replace"))
+                location = response.getheader("Location")
+                _note_error(errors, f"HTTP {response.status}",
+                            (f"(to {location}) " if location else "")
+                            + body.decode(errors="replace"))
     finally:
         connection.close()
         shared.record(latencies, errors)
+
+
+def _succeeded(request: HttpRequest, response: http.client.HTTPResponse) -> bool:
+    if request.see_other is None:
+        return 200 <= response.status < 300
+    location = urlsplit(response.getheader("Location") or "").path
+    return response.status == 303 and location.startswith(request.see_other)
 
 
 def _note_error(errors: Counter[str], kind: str, detail: str) -> None:

@@ -19,5 +19,5 @@ say "Seeding the demo event (only into an empty database)"
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-5000}"
 say "eventapp is starting on http://$HOST:$PORT  (Ctrl-C stops it)"
-exec "$VENV/bin/gunicorn" --bind "$HOST:$PORT" --workers "${WEB_WORKERS:-4}" \
+exec "$VENV/bin/gunicorn" --bind "$HOST:$PORT" --workers "${WEB_WORKERS:-$(nproc)}" \
   --access-logfile - --log-level warning "eventapp.wsgi:app"

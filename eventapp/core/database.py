@@ -252,3 +252,13 @@ def is_unique_violation(error: sa.exc.IntegrityError) -> bool:
 def is_lock_timeout(error: sa.exc.OperationalError) -> bool:
     """True when SQLite gave up waiting for a lock ("database is locked")."""
     return "database is locked" in str(error.orig)
+
+
+def lock_row(table: type[Any], row_id: int) -> None:
+    """Make writers of the same row take turns until commit: a row lock on PostgreSQL. On
+    SQLite nothing is run: the writer already holds the whole database since BEGIN IMMEDIATE."""
+    from eventapp.extensions import db
+
+    if db.session.get_bind().dialect.name == "sqlite":
+        return
+    db.session.execute(sa.select(table.id).where(table.id == row_id).with_for_update())

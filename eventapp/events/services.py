@@ -15,7 +15,7 @@ from eventapp.auth.models import User
 from eventapp.auth.services import normalize_email
 from eventapp.contacts.models import Contact
 from eventapp.core.activity import Activity, ActivityKind
-from eventapp.core.database import is_unique_violation
+from eventapp.core.database import is_unique_violation, lock_row
 from eventapp.core.errors import Conflict, NotFound, ValidationFailed
 from eventapp.core.money import CENT, parse_amount, valid_currency
 from eventapp.core.time import timezone_names, zone
@@ -302,7 +302,7 @@ def remove_member(event: Event, membership_id: int) -> None:
 def _lock_event(event: Event) -> None:
     """Make concurrent changes to one event's team or channels wait for each other (a row
     lock on PostgreSQL; SQLite's writers take turns anyway)."""
-    db.session.execute(sa.select(Event.id).where(Event.id == event.id).with_for_update())
+    lock_row(Event, event.id)
 
 
 def _keep_a_marketer(event: Event, membership: Membership, new_role: EventRole | None) -> None:

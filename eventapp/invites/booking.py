@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from eventapp.contacts.models import Contact
 from eventapp.contacts.services import match_contact
 from eventapp.core.activity import ActivityKind, record_activity
-from eventapp.core.database import is_unique_violation
+from eventapp.core.database import is_unique_violation, lock_row
 from eventapp.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from eventapp.core.outbox import Medium, OutboxMessage, queue_message
 from eventapp.core.time import utcnow
@@ -134,7 +134,7 @@ def _has_free_place(event: Event) -> bool:
     two bookings cannot both take the last place (SQLite's writers take turns anyway)."""
     if event.capacity is None:
         return True
-    db.session.execute(sa.select(Event.id).where(Event.id == event.id).with_for_update())
+    lock_row(Event, event.id)
     confirmed = db.session.scalar(sa.select(sa.func.count()).select_from(Registration).where(
         Registration.event_id == event.id, Registration.status == RegistrationStatus.CONFIRMED))
     return confirmed < event.capacity
@@ -290,7 +290,7 @@ def promote_waitlisted(event: Event) -> list[Registration]:
     if event.capacity is None:
         free = None
     else:
-        db.session.execute(sa.select(Event.id).where(Event.id == event.id).with_for_update())
+        lock_row(Event, event.id)
         confirmed = db.session.scalar(sa.select(sa.func.count()).select_from(Registration).where(
             Registration.event_id == event.id,
             Registration.status == RegistrationStatus.CONFIRMED))
