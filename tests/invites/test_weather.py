@@ -73,8 +73,8 @@ def forecast_server() -> Iterator[ForecastServer]:
                 self.send_header("Content-Length", str(len(server.body)))
                 self.end_headers()
                 self.wfile.write(server.body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up waiting, as it should
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up, as it should
+                self.close_connection = True
 
         def log_message(self, *_args: Any) -> None:
             pass
