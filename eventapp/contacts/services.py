@@ -88,34 +88,41 @@ def find_contact(phone: str | None, email: str | None) -> Contact | None:
     return by_phone or (found[0] if found else None)
 
 
-def match_contact(details: PersonDetails, *, source: str, consent_text: str | None = None
-                  ) -> tuple[Contact, bool]:
-    """The pool's contact for this person, updated with what they just told us, or a new one;
-    returns (contact, created). Runs in the caller's write transaction.
+def create_contact(details: PersonDetails, *, source: str,
+                   consent_text: str | None = None) -> Contact:
+    """A new contact in the pool (added to the caller's transaction)."""
+    contact = Contact(name=details.name, phone=details.phone, email=details.email,
+                      company=details.company, job_title=details.job_title, city=details.city,
+                      locale=details.locale, sources=[source])
+    if consent_text is not None:
+        contact.consent_at, contact.consent_source = utcnow(), consent_text[:120]
+    db.session.add(contact)
+    return contact
 
-    What the person typed replaces older values (it is the freshest self-reported data); an
-    e-mail address or mobile already belonging to another contact is left with that contact.
+
+def update_contact(contact: Contact, details: PersonDetails, *, source: str,
+                   consent_text: str | None = None, trusted: bool) -> None:
+    """Merge what a person told us into their existing contact.
+
+    `trusted`: the person is known to be this contact (the same browser or form that booked
+    before). Then what they typed replaces older values (the freshest self-reported data) and
+    a new e-mail or mobile is added when no other contact has it. Untrusted (anyone can type
+    someone's mobile number into a public form), only empty descriptive fields are filled:
+    never the name, never an address, so a stranger can neither rename the person nor have
+    their messages and ticket sent elsewhere.
     """
-    contact = find_contact(details.phone, details.email)
-    now = utcnow()
-    if contact is None:
-        contact = Contact(name=details.name, phone=details.phone, email=details.email,
-                          company=details.company, job_title=details.job_title,
-                          city=details.city, locale=details.locale, sources=[source])
-        if consent_text is not None:
-            contact.consent_at, contact.consent_source = now, consent_text[:120]
-        db.session.add(contact)
-        return contact, True
-    for field in ("name", "company", "job_title", "city", "locale"):
+    fields = ("name", "company", "job_title", "city", "locale") if trusted else \
+        ("company", "job_title", "city")
+    for field in fields:
         value = getattr(details, field)
-        if value and getattr(contact, field) != value:
+        if value and getattr(contact, field) != value and (trusted or not getattr(contact, field)):
             setattr(contact, field, value)
-    if details.email and not contact.email and find_contact(None, details.email) is None:
-        contact.email = details.email
-    if details.phone and not contact.phone and find_contact(details.phone, None) is None:
-        contact.phone = details.phone
+    if trusted:
+        if details.email and not contact.email and find_contact(None, details.email) is None:
+            contact.email = details.email
+        if details.phone and not contact.phone and find_contact(details.phone, None) is None:
+            contact.phone = details.phone
     if source not in contact.sources:
         contact.sources = [*contact.sources, source]
     if consent_text is not None:
-        contact.consent_at, contact.consent_source = now, consent_text[:120]
-    return contact, False
+        contact.consent_at, contact.consent_source = utcnow(), consent_text[:120]

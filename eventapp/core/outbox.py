@@ -460,24 +460,32 @@ class _Sender:
 
     def _record_skip(self, message: OutboxMessage, reason: str) -> None:
         db.session.rollback()
-        message.status, message.last_error, message.claimed_until = (MessageStatus.SKIPPED,
-                                                                      reason[:2000], None)
-        db.session.commit()
+        self._record_unsent(message, status=MessageStatus.SKIPPED, last_error=reason[:2000])
         self.report.skipped += 1
 
     def _record_failure(self, message: OutboxMessage, error: str, *,
                         permanent: bool = False) -> None:
-        message.last_error, message.claimed_until = error[:2000], None
         if permanent or message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
-            message.status = MessageStatus.FAILED
+            self._record_unsent(message, status=MessageStatus.FAILED, last_error=error[:2000])
             self.report.failed += 1
             log.warning("outbox message %s (%s) failed for good: %s", message.id, message.kind,
                         error)
         else:
-            message.next_attempt_at = utcnow() + retry_delay(message.attempts)
+            self._record_unsent(message, last_error=error[:2000],
+                                next_attempt_at=utcnow() + retry_delay(message.attempts))
             self.report.retrying += 1
             log.info("outbox message %s (%s) not sent, retrying later: %s", message.id,
                      message.kind, error)
+
+    def _record_unsent(self, message: OutboxMessage, **values: object) -> None:
+        """Release the claim with the outcome, unless the message is no longer queued: a
+        sender whose claim ran out must not turn another sender's `sent` into a failure."""
+        db.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id == message.id,
+                   OutboxMessage.status == MessageStatus.QUEUED)
+            .values(claimed_until=None, **values)
+            .execution_options(synchronize_session=False))
         db.session.commit()
 
 

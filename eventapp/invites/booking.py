@@ -20,7 +20,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from eventapp.contacts.models import Contact
-from eventapp.contacts.services import match_contact
+from eventapp.contacts.services import (PersonDetails, create_contact, find_contact,
+                                         update_contact)
 from eventapp.core.activity import ActivityKind, record_activity
 from eventapp.core.database import is_unique_violation, lock_row
 from eventapp.core.errors import Conflict, DomainError, NotFound, ValidationFailed
@@ -156,13 +157,21 @@ def book(event: Event, request: BookingRequest) -> BookingResult:
     person.locale = request.locale
     channel = find_channel(event, request.channel_code)
     referrer_id = find_referrer(event, request.share_code)
-    contact, created = match_contact(person, source=f"{request.source}:{event.slug}",
-                                     consent_text=f"booking:{event.slug}")
-    if not created:
+    source = f"{request.source}:{event.slug}"
+    consent = f"booking:{event.slug}"
+    contact = find_contact(person.phone, person.email)
+    if contact is None:
+        contact = create_contact(person, source=source, consent_text=consent)
+        known_person = True
+    else:
         existing = db.session.scalar(sa.select(Registration).where(
             Registration.event_id == event.id, Registration.contact_id == contact.id))
         if existing is not None:
-            return _book_again(event, existing, contact, request, answers)
+            return _book_again(event, existing, contact, request, person, answers)
+        # Someone already in the pool (an import, an earlier event): whoever typed these
+        # details may not be that person, so the ticket goes to the addresses on file.
+        update_contact(contact, person, source=source, consent_text=consent, trusted=False)
+        known_person = False
     db.session.flush()  # the contact's id
     registration = Registration(
         event_id=event.id, contact_id=contact.id, channel_id=channel.id if channel else None,
@@ -175,7 +184,7 @@ def book(event: Event, request: BookingRequest) -> BookingResult:
     db.session.add(registration)
     db.session.flush()
     registration.event, registration.contact = event, contact
-    return _booked(registration, contact, request)
+    return _booked(registration, contact, request, same_person=known_person)
 
 
 def book_and_commit(event: Event, request: BookingRequest) -> BookingResult:
@@ -199,12 +208,18 @@ def book_and_commit(event: Event, request: BookingRequest) -> BookingResult:
 
 
 def _book_again(event: Event, registration: Registration, contact: Contact,
-                request: BookingRequest, answers: dict[str, Any]) -> BookingResult:
-    """A person who already has a registration books again: a cancelled one is booked anew
-    (new ticket); an active one is returned as it is."""
+                request: BookingRequest, person: PersonDetails,
+                answers: dict[str, Any]) -> BookingResult:
+    """A person who already has a registration books again. Only the same browser or form
+    (booking key, visitor id) is trusted to be that person: it sees the ticket and may update
+    the contact; anyone else gets nothing shown and the ticket goes to the addresses on file.
+    An active registration is kept as it is; a cancelled one is booked anew with a new ticket
+    and a new page address (the old QR code and link stop working)."""
     registration.event, registration.contact = event, contact
     same = bool((request.booking_key and request.booking_key == registration.booking_key) or
                 (request.visitor_id and request.visitor_id == registration.visitor_id))
+    update_contact(contact, person, source=f"{request.source}:{event.slug}",
+                   consent_text=f"booking:{event.slug}" if same else None, trusted=same)
     if registration.status != RegistrationStatus.CANCELLED:
         if not same:  # someone typed this person's number: send the ticket to the person
             _queue_ticket_messages(registration, contact, "ticket_again",
@@ -213,16 +228,18 @@ def _book_again(event: Event, registration: Registration, contact: Contact,
     registration.status = (RegistrationStatus.CONFIRMED if _has_free_place(event)
                            else RegistrationStatus.WAITLISTED)
     registration.cancelled_at = None
+    registration.created_at = utcnow()  # back of the waiting list, like any new booking
     registration.answers = answers
     registration.booking_key, registration.visitor_id = request.booking_key, request.visitor_id
+    registration.ticket_token = new_ticket_token()
     channel = find_channel(event, request.channel_code)
     registration.channel_id = channel.id if channel else registration.channel_id
     issue_ticket(event, registration)
-    return _booked(registration, contact, request)
+    return _booked(registration, contact, request, same_person=same)
 
 
-def _booked(registration: Registration, contact: Contact,
-            request: BookingRequest) -> BookingResult:
+def _booked(registration: Registration, contact: Contact, request: BookingRequest, *,
+            same_person: bool) -> BookingResult:
     """What every new booking sends and logs: the ticket (or waiting-list) messages and the
     BOOKING activity with its channel and the browser that booked."""
     _queue_ticket_messages(registration, contact, "ticket" if registration.status ==
@@ -231,7 +248,7 @@ def _booked(registration: Registration, contact: Contact,
                     contact_id=contact.id, visitor_id=request.visitor_id,
                     channel_id=registration.channel_id,
                     reference=f"registration:{registration.id}")
-    return BookingResult(registration, created=True, same_person=True)
+    return BookingResult(registration, created=True, same_person=same_person)
 
 
 def _queue_ticket_messages(registration: Registration, contact: Contact, kind: str,

@@ -232,7 +232,7 @@ def book(slug: str) -> Response | tuple[Response, int]:
         return redirect(url_for("invites.ticket", token=registration.ticket_token), 303)
     contact = registration.contact
     session[SENT_AGAIN] = {"slug": event.slug, "email": mask_email(contact.email),
-                           "phone": mask_phone(contact.phone)}
+                           "phone": mask_phone(contact.phone), "booked": result.created}
     return redirect(url_for("invites.sent_again", slug=event.slug), 303)
 
 
@@ -287,9 +287,11 @@ def _ticket_image(token: str, draw: Callable[[str], bytes], mimetype: str) -> Re
     """The QR code of a confirmed ticket; revalidated on each view (a ticket issued anew has
     a new code), never kept in a shared cache."""
     registration = registration_by_token(token)
-    if registration.status != RegistrationStatus.CONFIRMED:
+    # A ticket issued before its event had a key has no code yet: it is signed where the
+    # key is written (a booking), never with a key this read-only request would throw away.
+    if registration.status != RegistrationStatus.CONFIRMED or registration.ticket_code is None:
         raise NotFound()
-    code = ticket_code(registration)
+    code = registration.ticket_code
     db.session.rollback()  # nothing to write: end the read before drawing
     etag = hashlib.sha256(code.encode()).hexdigest()[:20]
     if etag in request.if_none_match:
