@@ -207,6 +207,19 @@ def app_env(database_url: str, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
+def broker_app(app: Flask, broker_env: dict[str, str]) -> Iterator[Flask]:
+    """The web side of a test with a real broker (each such module defines `broker_env`):
+    the same database as `app`, handing tasks to Redis instead of running them."""
+    from eventapp.extensions import db
+
+    web = create_app({"TESTING": True}, env=broker_env)
+    assert not web.extensions["celery"].conf.task_always_eager
+    yield web
+    with web.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
 def app(app_env: dict[str, str]) -> Iterator[Flask]:
     from eventapp.extensions import db
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
-from eventapp import create_app
 from eventapp.core.jobs import Job, JobState
 from eventapp.core.queue import start_job
 from eventapp.extensions import db
-from eventapp.testing.services import CeleryWorker, RedisServer, ServiceUnavailable
-from tests.conftest import require
+from eventapp.testing.services import CeleryWorker, RedisServer
+from tests.support.workers import start_worker
 from tests.support import tasks
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.slow]
@@ -30,24 +28,8 @@ def broker_env(app_env: dict[str, str], redis_server: RedisServer) -> dict[str, 
             "CELERY_VISIBILITY_TIMEOUT": VISIBILITY_TIMEOUT}
 
 
-@pytest.fixture
-def broker_app(app: Flask, broker_env: dict[str, str]) -> Iterator[Flask]:
-    """The web side: the same database, sending tasks to Redis instead of running them."""
-    web = create_app({"TESTING": True}, env=broker_env)
-    assert not web.extensions["celery"].conf.task_always_eager
-    yield web
-    with web.app_context():
-        db.engine.dispose()
-
-
 def _worker(env: dict[str, str]) -> CeleryWorker:
-    worker = CeleryWorker(env, concurrency=1, include=("tests.support.tasks",))
-    try:
-        return worker.start()
-    except ServiceUnavailable as error:
-        worker.stop()
-        require("Celery worker", error)
-        raise
+    return start_worker(env, include=("tests.support.tasks",))
 
 
 def _job(app: Flask, job_id: str) -> Job:

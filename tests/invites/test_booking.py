@@ -17,7 +17,7 @@ from flask import Flask
 
 from eventapp.contacts.models import Contact
 from eventapp.core.activity import Activity, ActivityKind
-from eventapp.core.outbox import Medium, OutboxMessage
+from eventapp.core.outbox import OutboxMessage
 from eventapp.core.time import utcnow
 from eventapp.events.models import Event, EventStatus, Registration, RegistrationStatus
 from eventapp.extensions import db

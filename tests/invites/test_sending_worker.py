@@ -14,13 +14,12 @@ import redis
 import sqlalchemy as sa
 from flask import Flask
 
-from eventapp import create_app
 from eventapp.core.outbox import Medium, MessageStatus, OutboxMessage, queue_message
 from eventapp.events.models import Event
 from eventapp.extensions import db
 from eventapp.invites.booking import BookingRequest, book
-from eventapp.testing.services import CeleryWorker, RedisServer, ServiceUnavailable
-from tests.conftest import require
+from eventapp.testing.services import CeleryWorker, RedisServer
+from tests.support.workers import start_worker
 from tests.support.mailbox import Mailbox, running_mailbox
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.slow]
@@ -49,24 +48,8 @@ def broker_env(app_env: dict[str, str], redis_server: RedisServer,
             "SMTP_PORT": str(smtp_server.port), "MAIL_FROM": "Expo <tickets@example.com>"}
 
 
-@pytest.fixture
-def broker_app(app: Flask, broker_env: dict[str, str]) -> Iterator[Flask]:
-    """The web side: the same database, handing messages to Redis instead of sending them."""
-    web = create_app({"TESTING": True}, env=broker_env)
-    assert not web.extensions["celery"].conf.task_always_eager
-    yield web
-    with web.app_context():
-        db.engine.dispose()
-
-
 def _worker(env: dict[str, str], concurrency: int = 1) -> CeleryWorker:
-    worker = CeleryWorker(env, concurrency=concurrency)
-    try:
-        return worker.start()
-    except ServiceUnavailable as error:
-        worker.stop()
-        require("Celery worker", error)
-        raise
+    return start_worker(env, concurrency=concurrency)
 
 
 def _statuses(app: Flask, ids: list[int]) -> Counter[str]:
