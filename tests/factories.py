@@ -12,6 +12,7 @@ from flask import Flask
 
 from eventapp.auth.models import User
 from eventapp.auth.services import hash_password
+from eventapp.checkin.models import CheckinPoint, PointKind
 from eventapp.contacts.models import Contact
 from eventapp.core.time import utcnow
 from eventapp.events.models import (Channel, ChannelKind, Event, EventRole, EventStatus,
@@ -86,3 +87,10 @@ class Factory:
             event.ticket_public_key = stored_event.ticket_public_key
             event.ticket_private_key = stored_event.ticket_private_key
             return registration
+
+    def point(self, event: Event, *, name: str | None = None, kind: str = "entrance",
+              hall: str = "Hall 1", location: str = "", active: bool = True) -> CheckinPoint:
+        n = next(_numbers)
+        return self._save(CheckinPoint(event_id=event.id, name=name or f"Gate {n}",
+                                       kind=PointKind(kind), hall=hall, location=location,
+                                       active=active))

@@ -35,6 +35,8 @@ class ActivityKind(StrEnum):
     TICKET_VIEW = "ticket_view"
     MESSAGE_CLICK = "message_click"
     CHECKIN = "checkin"
+    #: A supervisor undid a mistaken check-in (or gift): scoring nets it against the CHECKIN.
+    CHECKIN_UNDONE = "checkin_undone"
     GIFT = "gift"
     BOOTH_VISIT = "booth_visit"
     BOOTH_SCAN = "booth_scan"
@@ -48,6 +50,7 @@ ACTIVITY_LABELS = {
     ActivityKind.TICKET_VIEW: _l("Viewed the ticket"),
     ActivityKind.MESSAGE_CLICK: _l("Clicked a message link"),
     ActivityKind.CHECKIN: _l("Checked in"),
+    ActivityKind.CHECKIN_UNDONE: _l("Check-in undone"),
     ActivityKind.GIFT: _l("Received the booking gift"),
     ActivityKind.BOOTH_VISIT: _l("Visited the virtual booth"),
     ActivityKind.BOOTH_SCAN: _l("Scanned at a booth"),

@@ -30,7 +30,10 @@ from eventapp.extensions import db, login_manager
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Which roles may open each area. Marketers run the whole event, so they see every area.
-GATE_ROLES = (EventRole.STAFF, EventRole.MARKETER)
+GATE_ROLES = (EventRole.STAFF, EventRole.SUPERVISOR, EventRole.MARKETER)
+#: At the gate, supervisors may also search, check in by hand, undo, register walk-ins and
+#: see the totals; stewards (STAFF) only scan.
+SUPERVISOR_ROLES = (EventRole.SUPERVISOR, EventRole.MARKETER)
 PEOPLE_ROLES = (EventRole.SALES, EventRole.MARKETER)
 SETUP_ROLES = (EventRole.MARKETER,)
 ANY_ROLE = tuple(EventRole)

@@ -11,7 +11,7 @@ from eventapp.events.models import ChannelKind, EventRole, EventStatus, Registra
 
 ADMIN = _l("Administrator")
 ROLES = {EventRole.MARKETER: _l("Marketer"), EventRole.STAFF: _l("Booth staff"),
-         EventRole.SALES: _l("Sales")}
+         EventRole.SUPERVISOR: _l("Gate supervisor"), EventRole.SALES: _l("Sales")}
 CHANNEL_KINDS = {
     ChannelKind.EMAIL: _l("E-mail"), ChannelKind.SMS: _l("SMS"), ChannelKind.WECHAT: _l("WeChat"),
     ChannelKind.POSTER: _l("Poster"), ChannelKind.PARTNER: _l("Partner"),

@@ -25,7 +25,10 @@ class EventRole(StrEnum):
     """A person's role on one event's team (admins are above all events)."""
 
     MARKETER = "marketer"
+    #: A steward at the gate: scans tickets, nothing more.
     STAFF = "staff"
+    #: A gate supervisor: scans, and also searches, checks in by hand, undoes and sees totals.
+    SUPERVISOR = "supervisor"
     SALES = "sales"
 
 
@@ -84,6 +87,12 @@ class Event(IdMixin, TimestampMixin, Base):
     privacy_text: Mapped[str] = mapped_column(sa.Text, default="")
     #: The booking-form builder's result; see eventapp.invites.forms.BookingFormSpec.
     booking_form: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+    # --- what the ticket page shows on site, once the attendee has checked in ---
+    #: File name of the floor plan image under the instance's uploads/covers folder.
+    floor_plan_image: Mapped[str | None] = mapped_column(sa.String(120))
+    #: Help on site: {"faq": [{"q": "...", "a": "..."}], "contact": "...", "phone": "..."}.
+    venue_help: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
 
     # --- ticket signing ---
     #: Ed25519 public key (32 raw bytes): verifies tickets, offline too.
@@ -156,6 +165,8 @@ class Registration(IdMixin, CreatedMixin, Base):
     checked_in_at: Mapped[datetime | None]
     #: When a waiting-list place became a confirmed one.
     promoted_at: Mapped[datetime | None]
+    #: When the booking gift was handed out (once; the gift scan has the details).
+    gift_given_at: Mapped[datetime | None]
 
     # --- the ticket ---
     #: Random, unique within the event: what the signed QR payload names (a re-issued ticket

@@ -54,6 +54,8 @@ class BookingRequest:
     #: The form's one-time key: the same key twice is the same submission (a double tap).
     booking_key: str | None = None
     source: str = "booking"
+    #: Registered by staff at the door: taken after booking closed and beyond capacity.
+    walk_in: bool = False
 
 
 @dataclass
@@ -146,7 +148,7 @@ def book(event: Event, request: BookingRequest) -> BookingResult:
     confirmed or waitlisted, with a signed ticket, its messages queued and the booking logged.
     Booking again (same mobile or e-mail) returns the existing registration. Runs in the
     caller's write transaction; raises ValidationFailed or BookingClosed."""
-    if not booking_open(event):
+    if not (booking_open(event) or (request.walk_in and event.status != EventStatus.DRAFT)):
         raise BookingClosed()
     spec = BookingFormSpec.from_json(event.booking_form)
     person, answers, errors = read_answers(spec, request.form)
@@ -176,7 +178,7 @@ def book(event: Event, request: BookingRequest) -> BookingResult:
     registration = Registration(
         event_id=event.id, contact_id=contact.id, channel_id=channel.id if channel else None,
         referrer_id=referrer_id if referrer_id != contact.id else None,
-        status=(RegistrationStatus.CONFIRMED if _has_free_place(event)
+        status=(RegistrationStatus.CONFIRMED if request.walk_in or _has_free_place(event)
                 else RegistrationStatus.WAITLISTED),
         answers=answers, ticket_token=new_ticket_token(), share_code=new_share_code(),
         visitor_id=request.visitor_id, booking_key=request.booking_key)
@@ -225,7 +227,8 @@ def _book_again(event: Event, registration: Registration, contact: Contact,
             _queue_ticket_messages(registration, contact, "ticket_again",
                                    dedupe=f"again:{registration.id}:{utcnow():%Y%m%d%H}")
         return BookingResult(registration, created=False, same_person=same)
-    registration.status = (RegistrationStatus.CONFIRMED if _has_free_place(event)
+    registration.status = (RegistrationStatus.CONFIRMED
+                           if request.walk_in or _has_free_place(event)
                            else RegistrationStatus.WAITLISTED)
     registration.cancelled_at = None
     registration.created_at = utcnow()  # back of the waiting list, like any new booking

@@ -1,0 +1,349 @@
+"""Redeeming tickets at a check-in point: one code path for a scan at the gate, a check-in by
+hand, a walk-in, an offline scan synced later and the API.
+
+Redemption is the hot path of the doors opening, so a first scan is one short transaction:
+the registration and its contact (one indexed SELECT), the valid scan (one INSERT that the
+partial unique index lets through at most once per scope, `ON CONFLICT DO NOTHING`), the
+registration's bookkeeping (one UPDATE by id) and the activity. The signature is checked in
+memory before the transaction needs anything. Repeats and refusals take a few more reads to
+say when, where and by whom the ticket was used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects import postgresql, sqlite
+
+from eventapp.auth.models import User
+from eventapp.checkin.models import (ADMITTED, CheckinPoint, Direction, PointKind, Scan,
+                                     ScanResult)
+from eventapp.contacts.models import Contact
+from eventapp.core.activity import ActivityKind, record_activity
+from eventapp.core.errors import Conflict, NotFound
+from eventapp.core.time import utcnow
+from eventapp.events.models import Event, Registration, RegistrationStatus
+from eventapp.extensions import db
+from eventapp.invites.tickets import InvalidTicket, TicketProblem, verify_ticket
+
+#: Offline scans may carry a tablet clock a little ahead of the server's; more is refused.
+CLOCK_SKEW = timedelta(minutes=10)
+_PROBLEM_RESULTS = {TicketProblem.MALFORMED: ScanResult.MALFORMED,
+                    TicketProblem.FORGED: ScanResult.FORGED,
+                    TicketProblem.OTHER_EVENT: ScanResult.OTHER_EVENT}
+
+
+class PointNotUsable(Conflict):
+    code = "point_not_usable"
+    default_message = _l("This check-in point is closed. Choose another point on the tablet.")
+
+
+@dataclass
+class ScanRequest:
+    """One scan as a tablet sends it."""
+
+    point_id: int
+    device_id: str = ""
+    #: The tablet's id of the scan: the same id again is the same scan (a retry, a re-sync).
+    client_scan_id: str | None = None
+    direction: Direction = Direction.IN
+    #: "entry" (the point's own rule) or "gift" (hand out the booking gift).
+    purpose: str = "entry"
+    #: Offline scans: when the tablet scanned, and whether it let the person through.
+    scanned_at: datetime | None = None
+    offline: bool = False
+    device_admitted: bool | None = None
+    manual: bool = False
+
+
+@dataclass
+class FirstUse:
+    """When, where and by whom a ticket was first used in the scan's scope."""
+
+    at: datetime
+    point: str
+    staff: str
+    scan_id: int
+
+
+@dataclass
+class ScanOutcome:
+    """What the tablet shows for a scan."""
+
+    scan_id: int
+    result: ScanResult
+    registration_id: int | None = None
+    name: str = ""
+    company: str = ""
+    job_title: str = ""
+    #: The event's booking gift is due to this person (not handed out yet).
+    gift_due: bool = False
+    first: FirstUse | None = None
+    conflict: bool = False
+    #: The same client scan id was already stored: this is its stored result.
+    replayed: bool = False
+    scanned_at: datetime | None = None
+    #: What the scan was about: "venue", "gift", "point:<id>" (None: no registration).
+    scope: str | None = None
+
+    @property
+    def admitted(self) -> bool:
+        return self.result in ADMITTED
+
+
+@dataclass
+class _Holder:
+    """The registration a code named, with what the gate shows of its contact."""
+
+    id: int
+    status: RegistrationStatus
+    contact_id: int
+    channel_id: int | None
+    gift_given_at: datetime | None
+    name: str
+    company: str
+    job_title: str
+
+
+_HOLDER_COLUMNS = (Registration.id, Registration.status, Registration.contact_id,
+                   Registration.channel_id, Registration.gift_given_at, Contact.name,
+                   Contact.company, Contact.job_title)
+
+
+def _holder(condition: Any) -> _Holder | None:
+    row = db.session.execute(sa.select(*_HOLDER_COLUMNS)
+                             .join(Contact, Registration.contact_id == Contact.id)
+                             .where(condition)).first()
+    return _Holder(*row) if row is not None else None
+
+
+# --- points -------------------------------------------------------------------------------
+
+def usable_point(event: Event, point_id: int) -> CheckinPoint:
+    """The event's active check-in point `point_id`; NotFound or PointNotUsable."""
+    point = db.session.get(CheckinPoint, point_id)
+    if point is None or point.event_id != event.id:
+        raise NotFound()
+    if not point.active:
+        raise PointNotUsable()
+    return point
+
+
+# --- redeeming ----------------------------------------------------------------------------
+
+def redeem_code(event: Event, point: CheckinPoint, staff: User | None, code: str,
+                request: ScanRequest) -> ScanOutcome:
+    """Check the scanned `code` at `point` and record the scan, whatever its result: valid
+    exactly once per scope however many gates scan at once, otherwise why not. Runs in the
+    caller's write transaction."""
+    code = (code or "").strip()[:130]
+    try:
+        claim = verify_ticket(code, event.id, event.ticket_public_key or b"",
+                              key_of_event=_public_key_of)
+    except InvalidTicket as error:
+        return _record_refusal(event, point, staff, request, _PROBLEM_RESULTS[error.problem],
+                               code=code)
+    holder = _holder(sa.and_(Registration.event_id == event.id,
+                             Registration.ticket_serial == claim.serial))
+    if holder is None:
+        return _record_refusal(event, point, staff, request, ScanResult.UNKNOWN, code=code)
+    return _redeem(event, point, staff, holder, request, code=code)
+
+
+def check_in_by_hand(event: Event, point: CheckinPoint, staff: User,
+                     registration_id: int, request: ScanRequest) -> ScanOutcome:
+    """A supervisor checks in a registration found by search (a phone with a flat battery):
+    the same rules and record as a scan, marked as done by hand."""
+    holder = _holder(sa.and_(Registration.event_id == event.id,
+                             Registration.id == registration_id))
+    if holder is None:
+        raise NotFound()
+    request.manual = True
+    return _redeem(event, point, staff, holder, request, code="")
+
+
+def _public_key_of(event_id: int) -> bytes | None:
+    return db.session.scalar(sa.select(Event.ticket_public_key).where(Event.id == event_id))
+
+
+def _scope(point: CheckinPoint, request: ScanRequest) -> str:
+    return "gift" if request.purpose == "gift" else point.scope()
+
+
+def _scanned_at(request: ScanRequest, now: datetime) -> datetime:
+    moment = request.scanned_at
+    if moment is None or moment.tzinfo is None or moment > now + CLOCK_SKEW:
+        return now
+    return moment
+
+
+def _redeem(event: Event, point: CheckinPoint, staff: User | None, holder: _Holder,
+            request: ScanRequest, *, code: str) -> ScanOutcome:
+    if holder.status == RegistrationStatus.CANCELLED:
+        return _record_refusal(event, point, staff, request, ScanResult.CANCELLED, code=code,
+                               holder=holder)
+    if holder.status == RegistrationStatus.WAITLISTED:
+        return _record_refusal(event, point, staff, request, ScanResult.WAITLISTED, code=code,
+                               holder=holder)
+    now = utcnow()
+    scanned_at = _scanned_at(request, now)
+    scope = _scope(point, request)
+    if request.direction == Direction.OUT:
+        return _record(event, point, staff, request, ScanResult.EXIT, code=code, holder=holder,
+                       scope=scope, scanned_at=scanned_at)
+    scan_id = _insert_scan(_scan_values(event, point, staff, request, ScanResult.VALID,
+                                        code=code, holder=holder, scope=scope,
+                                        scanned_at=scanned_at, now=now))
+    if scan_id is None:  # the scope's valid scan exists, or this very scan was stored before
+        return _repeat(event, point, staff, holder, request, code=code, scope=scope,
+                       scanned_at=scanned_at)
+    _bookkeep(event, point, holder, scope, scanned_at, scan_id)
+    return _outcome(event, scan_id, ScanResult.VALID, holder, scanned_at=scanned_at,
+                    scope=scope)
+
+
+def _bookkeep(event: Event, point: CheckinPoint, holder: _Holder, scope: str,
+              scanned_at: datetime, scan_id: int) -> None:
+    """What a valid scan changes besides the scan: the arrival or gift time on the
+    registration, and the behaviour log."""
+    if scope == "venue":
+        db.session.execute(sa.update(Registration).where(Registration.id == holder.id)
+                           .values(checked_in_at=scanned_at)
+                           .execution_options(synchronize_session=False))
+    elif scope == "gift":
+        db.session.execute(sa.update(Registration).where(Registration.id == holder.id)
+                           .values(gift_given_at=scanned_at)
+                           .execution_options(synchronize_session=False))
+    kind = {"gift": ActivityKind.GIFT}.get(scope) or (
+        ActivityKind.BOOTH_SCAN if point.kind == PointKind.BOOTH else ActivityKind.CHECKIN)
+    record_activity(kind, event_id=event.id, contact_id=holder.contact_id,
+                    channel_id=holder.channel_id, reference=f"scan:{scan_id}",
+                    occurred_at=scanned_at)
+
+
+def _repeat(event: Event, point: CheckinPoint, staff: User | None, holder: _Holder,
+            request: ScanRequest, *, code: str, scope: str,
+            scanned_at: datetime) -> ScanOutcome:
+    """The valid scan of this scope was refused: the same scan sent again, a re-entry after
+    an exit, or a ticket already used."""
+    stored = _stored_scan(event, request.client_scan_id)
+    if stored is not None:
+        return _replay(event, stored, holder)
+    first = _first_use(holder.id, scope)
+    if first is not None and scope != "gift" and _went_out_since(holder.id, scope, first):
+        return _record(event, point, staff, request, ScanResult.REENTRY, code=code,
+                       holder=holder, scope=scope, scanned_at=scanned_at)
+    conflict = bool(request.offline and request.device_admitted)
+    return _record(event, point, staff, request, ScanResult.ALREADY_USED, code=code,
+                   holder=holder, scope=scope, scanned_at=scanned_at, first=first,
+                   conflict=conflict)
+
+
+def _first_use(registration_id: int, scope: str) -> FirstUse | None:
+    row = db.session.execute(
+        sa.select(Scan.id, Scan.scanned_at, CheckinPoint.name, User.name)
+        .join(CheckinPoint, Scan.point_id == CheckinPoint.id)
+        .outerjoin(User, Scan.staff_user_id == User.id)
+        .where(Scan.registration_id == registration_id, Scan.scope == scope,
+               Scan.result == ScanResult.VALID, Scan.undone_at.is_(None))).first()
+    if row is None:
+        return None
+    scan_id, at, point_name, staff_name = row
+    return FirstUse(at=at, point=point_name, staff=staff_name or "", scan_id=scan_id)
+
+
+def _went_out_since(registration_id: int, scope: str, first: FirstUse) -> bool:
+    """Whether the person's latest standing scan in this scope is an exit."""
+    latest = db.session.scalar(
+        sa.select(Scan.result)
+        .where(Scan.registration_id == registration_id, Scan.scope == scope,
+               Scan.result.in_((ScanResult.VALID, ScanResult.REENTRY, ScanResult.EXIT)),
+               Scan.undone_at.is_(None), Scan.id >= first.scan_id)
+        .order_by(Scan.id.desc()).limit(1))
+    return latest == ScanResult.EXIT
+
+
+def _stored_scan(event: Event, client_scan_id: str | None) -> Scan | None:
+    if not client_scan_id:
+        return None
+    return db.session.scalar(sa.select(Scan).where(Scan.event_id == event.id,
+                                                   Scan.client_scan_id == client_scan_id))
+
+
+def _replay(event: Event, stored: Scan, holder: _Holder | None) -> ScanOutcome:
+    first = None
+    if stored.result == ScanResult.ALREADY_USED and holder is not None and stored.scope:
+        first = _first_use(holder.id, stored.scope)
+    outcome = _outcome(event, stored.id, stored.result, holder, scanned_at=stored.scanned_at,
+                       first=first, conflict=stored.conflict, scope=stored.scope)
+    outcome.replayed = True
+    return outcome
+
+
+def _record_refusal(event: Event, point: CheckinPoint, staff: User | None,
+                    request: ScanRequest, result: ScanResult, *, code: str,
+                    holder: _Holder | None = None) -> ScanOutcome:
+    conflict = bool(request.offline and request.device_admitted)
+    return _record(event, point, staff, request, result, code=code, holder=holder, scope=None,
+                   scanned_at=_scanned_at(request, utcnow()), conflict=conflict)
+
+
+def _record(event: Event, point: CheckinPoint, staff: User | None, request: ScanRequest,
+            result: ScanResult, *, code: str, holder: _Holder | None, scope: str | None,
+            scanned_at: datetime, first: FirstUse | None = None,
+            conflict: bool = False) -> ScanOutcome:
+    """Store a scan that takes nothing once-only (a refusal, a repeat, an exit)."""
+    scan_id = _insert_scan(_scan_values(event, point, staff, request, result, code=code,
+                                        holder=holder, scope=scope, scanned_at=scanned_at,
+                                        now=utcnow(), conflict=conflict))
+    if scan_id is None:  # only the client scan id can clash here: the same scan again
+        stored = _stored_scan(event, request.client_scan_id)
+        assert stored is not None
+        return _replay(event, stored, holder)
+    return _outcome(event, scan_id, result, holder, scanned_at=scanned_at, first=first,
+                    conflict=conflict, scope=scope)
+
+
+def _scan_values(event: Event, point: CheckinPoint, staff: User | None, request: ScanRequest,
+                 result: ScanResult, *, code: str, holder: _Holder | None, scope: str | None,
+                 scanned_at: datetime, now: datetime, conflict: bool = False
+                 ) -> dict[str, Any]:
+    return {"event_id": event.id, "point_id": point.id,
+            "registration_id": holder.id if holder else None,
+            "staff_user_id": staff.id if staff else None,
+            "device_id": (request.device_id or "")[:64],
+            "client_scan_id": (request.client_scan_id or None) and request.client_scan_id[:64],
+            "direction": request.direction, "scope": scope, "result": result, "code": code,
+            "manual": request.manual, "offline": request.offline, "conflict": conflict,
+            "scanned_at": scanned_at, "recorded_at": now}
+
+
+def _insert_scan(values: dict[str, Any]) -> int | None:
+    """INSERT the scan unless a unique index refuses it (the scope's standing valid scan, or
+    the same client scan id); the new id, or None. One statement, atomic on both databases:
+    of two gates inserting the same valid scan at once, PostgreSQL makes the second wait for
+    the first's commit and then skip; SQLite's writers take turns."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Scan).values(**values).on_conflict_do_nothing().returning(Scan.id)
+    return db.session.execute(statement).scalar()
+
+
+def _outcome(event: Event, scan_id: int, result: ScanResult, holder: _Holder | None, *,
+             scanned_at: datetime | None, first: FirstUse | None = None,
+             conflict: bool = False, scope: str | None = None) -> ScanOutcome:
+    if holder is None:
+        return ScanOutcome(scan_id=scan_id, result=result, scanned_at=scanned_at,
+                           conflict=conflict)
+    gift_given = holder.gift_given_at is not None or (
+        scope == "gift" and result == ScanResult.VALID)
+    gift_due = bool(event.gift) and not gift_given and \
+        result in (ScanResult.VALID, ScanResult.REENTRY, ScanResult.ALREADY_USED)
+    return ScanOutcome(scan_id=scan_id, result=result, registration_id=holder.id,
+                       name=holder.name, company=holder.company, job_title=holder.job_title,
+                       gift_due=gift_due, first=first, conflict=conflict,
+                       scanned_at=scanned_at, scope=scope)

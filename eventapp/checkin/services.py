@@ -1,0 +1,341 @@
+"""Check-in points, undo, offline sync, walk-ins, the tablet's offline roster and the counts.
+
+Redemption itself is in `redeem.py` (the hot path); everything here builds on it, so a scan
+at the gate, a synced offline scan and a walk-in follow the same rules and leave the same
+record.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from eventapp.auth.models import User
+from eventapp.checkin.models import CheckinPoint, Direction, PointKind, Scan, ScanResult
+from eventapp.checkin.redeem import (ScanOutcome, ScanRequest, check_in_by_hand, redeem_code,
+                                     usable_point)
+from eventapp.contacts.models import Contact
+from eventapp.core.activity import ActivityKind, record_activity
+from eventapp.core.errors import Conflict, NotFound, ValidationFailed
+from eventapp.core.time import utcnow
+from eventapp.events.models import Event, Registration, RegistrationStatus
+from eventapp.extensions import db
+from eventapp.invites.booking import BookingRequest, book
+
+#: Scans one sync request may carry; a tablet with more sends several batches.
+MAX_SYNC_BATCH = 500
+
+
+# --- points -------------------------------------------------------------------------------
+
+def points_of(event: Event, *, active_only: bool = False) -> list[CheckinPoint]:
+    """The event's check-in points: entrances first, then by name."""
+    query = sa.select(CheckinPoint).where(CheckinPoint.event_id == event.id)
+    if active_only:
+        query = query.where(CheckinPoint.active.is_(True))
+    order = sa.case({kind.value: n for n, kind in enumerate(PointKind)}, value=CheckinPoint.kind)
+    return list(db.session.scalars(query.order_by(order, CheckinPoint.name)))
+
+
+def save_point(event: Event, *, name: str, kind: str, hall: str = "", location: str = "",
+               active: bool = True, point_id: int | None = None) -> CheckinPoint:
+    """Add a check-in point, or change point `point_id`; names are unique within the event."""
+    errors: dict[str, list[str]] = {}
+    name = (name or "").strip()[:120]
+    if not name:
+        errors["name"] = [str(_l("Give the point a name."))]
+    try:
+        point_kind = PointKind(kind)
+    except ValueError:
+        errors["kind"] = [str(_l("Unknown kind of check-in point."))]
+    if errors:
+        raise ValidationFailed(**errors)
+    clash = db.session.scalar(sa.select(CheckinPoint.id).where(
+        CheckinPoint.event_id == event.id, CheckinPoint.name == name,
+        CheckinPoint.id != (point_id or 0)))
+    if clash is not None:
+        message = _l("Another check-in point of this event has this name.")
+        raise Conflict(message, name=[str(message)])
+    if point_id is None:
+        point = CheckinPoint(event_id=event.id)
+        db.session.add(point)
+    else:
+        point = db.session.get(CheckinPoint, point_id)
+        if point is None or point.event_id != event.id:
+            raise NotFound()
+    point.name, point.kind = name, point_kind
+    point.hall, point.location, point.active = hall.strip()[:80], location.strip()[:200], active
+    db.session.flush()
+    return point
+
+
+# --- undo ---------------------------------------------------------------------------------
+
+UNDOABLE = (ScanResult.VALID, ScanResult.REENTRY, ScanResult.EXIT)
+
+
+def undo_scan(event: Event, scan_id: int, supervisor: User, device_id: str = "") -> Scan:
+    """Undo a mistaken scan (a supervisor): the scan is marked undone and an UNDO scan naming
+    it is added to the log, so the audit trail keeps both. An undone arrival or gift can be
+    scanned again. Undoing twice is refused."""
+    scan = db.session.get(Scan, scan_id)
+    if scan is None or scan.event_id != event.id:
+        raise NotFound()
+    if scan.result not in UNDOABLE:
+        raise Conflict(_l("Only a check-in, re-entry, exit or gift can be undone."))
+    if scan.undone_at is not None:
+        raise Conflict(_l("This scan was already undone."))
+    now = utcnow()
+    scan.undone_at = now
+    undo = Scan(event_id=event.id, point_id=scan.point_id, registration_id=scan.registration_id,
+                staff_user_id=supervisor.id, device_id=(device_id or "")[:64],
+                direction=scan.direction, scope=scan.scope, result=ScanResult.UNDO,
+                code="", manual=True, scanned_at=now, recorded_at=now, undoes_scan_id=scan.id)
+    db.session.add(undo)
+    if scan.result == ScanResult.VALID and scan.registration_id is not None:
+        column = {"venue": "checked_in_at", "gift": "gift_given_at"}.get(scan.scope or "")
+        if column:
+            db.session.execute(sa.update(Registration)
+                               .where(Registration.id == scan.registration_id)
+                               .values({column: None})
+                               .execution_options(synchronize_session="fetch"))
+        contact_id = db.session.scalar(sa.select(Registration.contact_id).where(
+            Registration.id == scan.registration_id))
+        if contact_id is not None:
+            record_activity(ActivityKind.CHECKIN_UNDONE, event_id=event.id,
+                            contact_id=contact_id, reference=f"scan:{scan.id}")
+    db.session.flush()
+    return undo
+
+
+# --- offline sync -------------------------------------------------------------------------
+
+@dataclass
+class SyncItem:
+    """One scan a tablet made offline, as it sends it on reconnecting."""
+
+    client_scan_id: str
+    point_id: int
+    scanned_at: datetime
+    code: str = ""
+    registration_id: int | None = None
+    direction: Direction = Direction.IN
+    purpose: str = "entry"
+    #: What the tablet showed offline: it let the person through.
+    device_admitted: bool = False
+
+
+@dataclass
+class SyncResult:
+    client_scan_id: str
+    outcome: ScanOutcome | None = None
+    error: str | None = None
+
+
+def sync_offline_scans(event: Event, staff: User, device_id: str,
+                       items: list[SyncItem]) -> list[SyncResult]:
+    """Store scans a tablet made offline, oldest first, each by the same rules as a live
+    scan. Idempotent: a scan id already stored answers its stored result. The server keeps
+    the first valid scan it stores; an offline scan the tablet let through that turns out
+    used already (another gate, also offline) is stored as ALREADY_USED with `conflict`."""
+    if len(items) > MAX_SYNC_BATCH:
+        raise ValidationFailed(_l("Send at most %(count)d scans at a time.",
+                                  count=MAX_SYNC_BATCH))
+    points: dict[int, CheckinPoint | None] = {}
+    results: list[SyncResult] = []
+    for item in sorted(items, key=lambda i: i.scanned_at):
+        if item.point_id not in points:
+            found = db.session.get(CheckinPoint, item.point_id)
+            points[item.point_id] = found if found and found.event_id == event.id else None
+        point = points[item.point_id]
+        if point is None:  # an offline scan is stored even at a point closed meanwhile
+            results.append(SyncResult(item.client_scan_id, error="unknown_point"))
+            continue
+        request = ScanRequest(point_id=point.id, device_id=device_id,
+                              client_scan_id=item.client_scan_id, direction=item.direction,
+                              purpose=item.purpose, scanned_at=item.scanned_at, offline=True,
+                              device_admitted=item.device_admitted)
+        if item.registration_id is not None:
+            try:
+                outcome = check_in_by_hand(event, point, staff, item.registration_id, request)
+            except NotFound:
+                results.append(SyncResult(item.client_scan_id, error="unknown_registration"))
+                continue
+        else:
+            outcome = redeem_code(event, point, staff, item.code, request)
+        results.append(SyncResult(item.client_scan_id, outcome=outcome))
+    return results
+
+
+# --- walk-ins -----------------------------------------------------------------------------
+
+def register_walk_in(event: Event, point: CheckinPoint, staff: User, form: Mapping[str, Any],
+                     *, consent: bool, locale: str, request: ScanRequest) -> ScanOutcome:
+    """Someone without a booking at the door: booked with the event's own form (even after
+    booking closed, and beyond capacity: they are standing here), their ticket issued and
+    sent, and checked in at `point`, in one step. Someone who had booked already is found and
+    checked in with their own registration."""
+    booking = book(event, BookingRequest(form=form, consent=consent, locale=locale,
+                                         source="walk-in", walk_in=True,
+                                         booking_key=request.client_scan_id))
+    registration = booking.registration
+    if registration.status != RegistrationStatus.CONFIRMED:
+        registration.status = RegistrationStatus.CONFIRMED
+        registration.cancelled_at = None
+    db.session.flush()
+    return check_in_by_hand(event, point, staff, registration.id, request)
+
+
+# --- what a tablet takes offline ------------------------------------------------------------
+
+def offline_roster(event: Event) -> dict[str, Any]:
+    """Everything a tablet needs to check tickets with no network: the event's public key
+    (signatures are checked on the tablet), its points, and every registration's ticket
+    serial with the few details the result screen shows. Serials are strings: JavaScript
+    numbers cannot hold 63 bits."""
+    rows = db.session.execute(
+        sa.select(Registration.id, Registration.ticket_serial, Registration.status,
+                  Registration.checked_in_at, Registration.gift_given_at, Contact.name,
+                  Contact.company, Contact.job_title)
+        .join(Contact, Registration.contact_id == Contact.id)
+        .where(Registration.event_id == event.id))
+    return {
+        "event_id": event.id,
+        "public_key": base64.b64encode(event.ticket_public_key or b"").decode("ascii"),
+        "gift": event.gift,
+        "generated_at": utcnow(),
+        "registrations": [
+            {"id": rid, "serial": str(serial), "status": str(status),
+             "checked_in": checked_in is not None, "gift_given": gift is not None,
+             "name": name, "company": company, "job_title": job_title}
+            for rid, serial, status, checked_in, gift, name, company, job_title in rows],
+    }
+
+
+# --- counts -------------------------------------------------------------------------------
+
+@dataclass
+class PointTotals:
+    point: CheckinPoint
+    entries: int = 0  # valid + re-entries
+    exits: int = 0
+    people: int = 0  # distinct people let in here
+    refused: int = 0  # scans that let no one through (already used, invalid...)
+
+
+@dataclass
+class HallOccupancy:
+    hall: str
+    entries: int = 0
+    exits: int = 0
+
+    @property
+    def inside(self) -> int:
+        return max(self.entries - self.exits, 0)
+
+
+@dataclass
+class CheckinTotals:
+    """Arrivals for the venue (each person once, whatever points they pass), and per point
+    and per hall."""
+
+    arrivals: int
+    expected: int
+    gifts: int
+    points: list[PointTotals]
+    halls: list[HallOccupancy] = field(default_factory=list)
+
+
+REFUSALS = tuple(r for r in ScanResult if r not in (*UNDOABLE, ScanResult.UNDO))
+
+
+def checkin_totals(event: Event) -> CheckinTotals:
+    """The counts a supervisor and the dashboard show, in three set-based queries."""
+    arrivals, expected, gifts = db.session.execute(
+        sa.select(sa.func.count(Registration.checked_in_at), sa.func.count(),
+                  sa.func.count(Registration.gift_given_at))
+        .where(Registration.event_id == event.id,
+               Registration.status == RegistrationStatus.CONFIRMED)).one()
+    rows = {point.id: PointTotals(point) for point in points_of(event)}
+    standing = Scan.undone_at.is_(None)
+    for point_id, entries, exits, people, refused in db.session.execute(
+            sa.select(Scan.point_id,
+                      sa.func.count().filter(Scan.result.in_(
+                          (ScanResult.VALID, ScanResult.REENTRY)), standing),
+                      sa.func.count().filter(Scan.result == ScanResult.EXIT, standing),
+                      sa.func.count(sa.distinct(Scan.registration_id)).filter(
+                          Scan.result == ScanResult.VALID, standing),
+                      sa.func.count().filter(Scan.result.in_(REFUSALS)))
+            .where(Scan.event_id == event.id).group_by(Scan.point_id)):
+        if point_id in rows:
+            row = rows[point_id]
+            row.entries, row.exits, row.people, row.refused = entries, exits, people, refused
+    halls: dict[str, HallOccupancy] = {}
+    for row in rows.values():
+        if row.point.kind in (PointKind.ENTRANCE, PointKind.SESSION) and row.point.hall:
+            hall = halls.setdefault(row.point.hall, HallOccupancy(row.point.hall))
+            hall.entries += row.entries
+            hall.exits += row.exits
+    return CheckinTotals(arrivals=arrivals, expected=expected, gifts=gifts,
+                         points=list(rows.values()), halls=list(halls.values()))
+
+
+def arrivals_per_interval(event: Event, minutes: int = 10, *, since: datetime | None = None,
+                          until: datetime | None = None) -> list[tuple[datetime, int]]:
+    """Venue arrivals per `minutes` from `since` (default: doors, 1 h before the start) to
+    `until` (default: now), empty intervals included: the dashboard's bar chart."""
+    until = until or utcnow()
+    since = since or min(event.starts_at - timedelta(hours=1), until)
+    step = timedelta(minutes=minutes)
+    buckets: dict[int, int] = {}
+    for (arrived,) in db.session.execute(
+            sa.select(Registration.checked_in_at).where(
+                Registration.event_id == event.id, Registration.checked_in_at >= since,
+                Registration.checked_in_at <= until)):
+        index = int((arrived - since) / step)
+        buckets[index] = buckets.get(index, 0) + 1
+    count = int((until - since) / step) + 1
+    return [(since + step * i, buckets.get(i, 0)) for i in range(min(count, 24 * 60 // minutes))]
+
+
+def recent_scans(event: Event, *, point_id: int | None = None,
+                 limit: int = 20) -> list[tuple[Scan, str, str]]:
+    """The latest scans (newest first) with the person's name and the staff member's."""
+    query = (sa.select(Scan, Contact.name, User.name)
+             .outerjoin(Registration, Scan.registration_id == Registration.id)
+             .outerjoin(Contact, Registration.contact_id == Contact.id)
+             .outerjoin(User, Scan.staff_user_id == User.id)
+             .where(Scan.event_id == event.id)
+             .order_by(Scan.id.desc()).limit(limit))
+    if point_id is not None:
+        query = query.where(Scan.point_id == point_id)
+    return [(scan, name or "", staff or "") for scan, name, staff in db.session.execute(query)]
+
+
+def find_for_checkin(event: Event, search: str, limit: int = 20) -> list[tuple[Registration,
+                                                                               Contact]]:
+    """Registrations matching a search by name, mobile or company (a supervisor's search at
+    the gate), confirmed first."""
+    search = (search or "").strip()[:100]
+    if not search:
+        return []
+    digits = "".join(ch for ch in search if ch.isdigit())
+    conditions = [Contact.name.icontains(search, autoescape=True),
+                  Contact.company.icontains(search, autoescape=True),
+                  Contact.email.icontains(search, autoescape=True)]
+    if len(digits) >= 4:
+        conditions.append(Contact.phone.contains(digits, autoescape=True))
+    order = sa.case({RegistrationStatus.CONFIRMED.value: 0}, value=Registration.status, else_=1)
+    return list(db.session.execute(
+        sa.select(Registration, Contact).join(Contact, Registration.contact_id == Contact.id)
+        .where(Registration.event_id == event.id, sa.or_(*conditions))
+        .order_by(order, Contact.name).limit(limit)).tuples())
+
+
+__all__ = ["ScanOutcome", "ScanRequest", "check_in_by_hand", "redeem_code", "usable_point"]

@@ -1,0 +1,204 @@
+"""Redeeming tickets through the gate API: each result the tablet shows, the once-only rule per
+scope (venue, gift, a session room), re-entry after an exit, replays of the same scan, and
+that every scan is stored with its point, device and staff member and logged as behaviour."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from eventapp.checkin.models import Scan, ScanResult
+from eventapp.core.activity import Activity, ActivityKind
+from eventapp.events.models import Registration, RegistrationStatus
+from eventapp.extensions import db
+from eventapp.invites.tickets import new_key_pair, sign_ticket
+
+
+def scan(client, event, point, code, **extra):
+    body = {"code": code, "point_id": point.id, "device_id": "tablet-1",
+            "client_scan_id": str(uuid.uuid4()), **extra}
+    response = client.post(f"/api/v1/events/{event.slug}/checkin/redemptions", json=body,
+                           headers={"X-CSRFToken": client.csrf_token()})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+@pytest.fixture
+def gate(make, event):
+    return make.point(event, name="North gate", kind="entrance", hall="Hall 1")
+
+
+def test_a_valid_ticket_is_let_in_once_and_recorded(app, make, event, gate, staff_client):
+    contact = make.contact(name="王小明", company="华东精密")
+    registration = make.registration(event, contact)
+
+    first = scan(staff_client, event, gate, registration.ticket_code)
+    again = scan(staff_client, event, gate, registration.ticket_code)
+
+    assert first["result"] == "valid" and first["admitted"] is True
+    assert (first["name"], first["company"]) == ("王小明", "华东精密")
+    assert first["title"] == "Valid"
+    assert again["result"] == "already_used" and again["admitted"] is False
+    assert again["first"]["point"] == "North gate"
+    assert again["first"]["staff"] == staff_client.user.name
+    assert again["first"]["scan_id"] == first["scan_id"]
+    with app.app_context():
+        stored = db.session.get(Scan, first["scan_id"])
+        assert (stored.point_id, stored.device_id, stored.staff_user_id, stored.scope) == (
+            gate.id, "tablet-1", staff_client.user.id, "venue")
+        assert db.session.get(Registration, registration.id).checked_in_at is not None
+        kinds = db.session.scalars(sa.select(Activity.kind).where(
+            Activity.contact_id == contact.id)).all()
+        assert kinds == [ActivityKind.CHECKIN]
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Scan)) == 2
+
+
+def test_one_arrival_for_the_venue_whichever_entrance(make, event, gate, staff_client):
+    south = make.point(event, name="South gate", kind="entrance")
+    registration = make.registration(event)
+
+    assert scan(staff_client, event, gate, registration.ticket_code)["result"] == "valid"
+    other_gate = scan(staff_client, event, south, registration.ticket_code)
+
+    assert other_gate["result"] == "already_used"
+    assert other_gate["first"]["point"] == "North gate"
+
+
+def test_a_session_room_counts_each_person_once_of_its_own(make, event, gate, staff_client):
+    room = make.point(event, name="Main stage", kind="session", hall="Hall 1")
+    booth = make.point(event, name="Stand A12", kind="booth", hall="Hall 2")
+    registration = make.registration(event)
+
+    results = [scan(staff_client, event, point, registration.ticket_code)["result"]
+               for point in (gate, room, booth, room)]
+
+    assert results == ["valid", "valid", "valid", "already_used"]
+
+
+def test_an_exit_then_a_reentry(make, event, gate, staff_client):
+    registration = make.registration(event)
+
+    results = [scan(staff_client, event, gate, registration.ticket_code, direction=d)["result"]
+               for d in ("in", "out", "in", "in")]
+
+    assert results == ["valid", "exit", "reentry", "already_used"]
+
+
+@pytest.mark.parametrize("status, result", [(RegistrationStatus.CANCELLED, "cancelled"),
+                                            (RegistrationStatus.WAITLISTED, "waitlisted")])
+def test_an_unconfirmed_booking_is_refused(make, event, gate, staff_client, status, result):
+    registration = make.registration(event, status=status)
+
+    answer = scan(staff_client, event, gate, registration.ticket_code)
+
+    assert answer["result"] == result and answer["admitted"] is False
+    assert answer["name"], "the gate shows whose booking it was"
+
+
+def test_forged_other_event_unknown_and_junk_are_refused_with_the_reason(
+        app, make, event, gate, staff_client):
+    registration = make.registration(event)
+    other = make.event()
+    other_ticket = make.registration(other).ticket_code
+    code = registration.ticket_code
+    tampered = code[:20] + ("A" if code[20] != "A" else "B") + code[21:]
+    with app.app_context():
+        _public, stranger_key = new_key_pair()
+        forged = sign_ticket(event.id, registration.ticket_serial, stranger_key)
+        unknown = sign_ticket(event.id, 12345, db.session.get(
+            type(event), event.id).ticket_private_key)
+
+    answers = {name: scan(staff_client, event, gate, value) for name, value in (
+        ("tampered", tampered), ("forged", forged), ("other", other_ticket),
+        ("unknown", unknown), ("junk", "https://example.com/?x=1"), ("empty", ""))}
+
+    assert {name: a["result"] for name, a in answers.items()} == {
+        "tampered": "forged", "forged": "forged", "other": "other_event",
+        "unknown": "unknown", "junk": "malformed", "empty": "malformed"}
+    assert all(not a["admitted"] for a in answers.values())
+    assert answers["forged"]["title"] == "Forged ticket"
+    with app.app_context():
+        assert db.session.get(Registration, registration.id).checked_in_at is None
+        stored = db.session.scalars(sa.select(Scan.result)).all()
+        assert len(stored) == 6, "refused scans are in the audit log too"
+
+
+def test_the_same_scan_sent_twice_is_stored_once(app, make, event, gate, staff_client):
+    registration = make.registration(event)
+    scan_id = str(uuid.uuid4())
+
+    first = scan(staff_client, event, gate, registration.ticket_code, client_scan_id=scan_id)
+    retried = scan(staff_client, event, gate, registration.ticket_code, client_scan_id=scan_id)
+
+    assert first["result"] == retried["result"] == "valid"
+    assert retried["replayed"] is True and retried["scan_id"] == first["scan_id"]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Scan)) == 1
+
+
+def test_the_gift_is_handed_out_once(app, make, event, gate, staff_client):
+    with app.app_context():
+        db.session.get(type(event), event.id).gift = "Tote bag"
+        db.session.commit()
+    desk = make.point(event, name="Gift desk", kind="gift_desk")
+    registration = make.registration(event)
+
+    entry = scan(staff_client, event, gate, registration.ticket_code)
+    from_gate = scan(staff_client, event, gate, registration.ticket_code, purpose="gift")
+    at_desk = scan(staff_client, event, desk, registration.ticket_code)
+
+    assert entry["gift_due"] is True and entry["gift"] == "Tote bag"
+    assert from_gate["result"] == "valid" and from_gate["title"] == "Hand out the gift"
+    assert at_desk["result"] == "already_used" and at_desk["title"] == "Gift already given"
+    with app.app_context():
+        assert db.session.get(Registration, registration.id).gift_given_at is not None
+        kinds = db.session.scalars(sa.select(Activity.kind).order_by(Activity.id)).all()
+        assert kinds == [ActivityKind.CHECKIN, ActivityKind.GIFT]
+
+
+def test_a_closed_or_foreign_point_is_an_error_not_a_scan(make, event, staff_client):
+    closed = make.point(event, active=False)
+    foreign = make.point(make.event())
+    registration = make.registration(event)
+    headers = {"X-CSRFToken": staff_client.csrf_token()}
+    url = f"/api/v1/events/{event.slug}/checkin/redemptions"
+
+    shut = staff_client.post(url, json={"code": registration.ticket_code,
+                                        "point_id": closed.id}, headers=headers)
+    elsewhere = staff_client.post(url, json={"code": registration.ticket_code,
+                                             "point_id": foreign.id}, headers=headers)
+
+    assert shut.status_code == 409
+    assert "closed" in shut.get_json()["error"]["message"]
+    assert elsewhere.status_code == 404
+
+
+def test_undo_by_a_supervisor_lets_the_ticket_in_again(app, make, event, gate, staff_client,
+                                                       client):
+    supervisor = make.user()
+    make.membership(event, supervisor, "supervisor")
+    client.login(supervisor.email, make.PASSWORD)
+    registration = make.registration(event)
+    first = scan(staff_client, event, gate, registration.ticket_code)
+    headers = {"X-CSRFToken": client.csrf_token()}
+    url = f"/api/v1/events/{event.slug}/checkin/scans/{first['scan_id']}/undo"
+
+    by_steward = staff_client.post(url, json={},
+                                   headers={"X-CSRFToken": staff_client.csrf_token()})
+    undone = client.post(url, json={"device_id": "tablet-9"}, headers=headers)
+    twice = client.post(url, json={}, headers=headers)
+    again = scan(staff_client, event, gate, registration.ticket_code)
+
+    assert by_steward.status_code == 403
+    assert undone.status_code == 200 and undone.get_json()["result"] == "undo"
+    assert twice.status_code == 409
+    assert again["result"] == "valid"
+    with app.app_context():
+        original = db.session.get(Scan, first["scan_id"])
+        undo_row = db.session.get(Scan, undone.get_json()["scan_id"])
+        assert original.undone_at is not None
+        assert (undo_row.undoes_scan_id, undo_row.staff_user_id) == (original.id, supervisor.id)
+        kinds = db.session.scalars(sa.select(Activity.kind).order_by(Activity.id)).all()
+        assert kinds == [ActivityKind.CHECKIN, ActivityKind.CHECKIN_UNDONE, ActivityKind.CHECKIN]
