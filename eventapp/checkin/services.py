@@ -332,10 +332,10 @@ def find_for_checkin(event: Event, search: str, limit: int = 20) -> list[tuple[R
     if len(digits) >= 4:
         conditions.append(Contact.phone.contains(digits, autoescape=True))
     order = sa.case({RegistrationStatus.CONFIRMED.value: 0}, value=Registration.status, else_=1)
-    return list(db.session.execute(
+    return [(registration, contact) for registration, contact in db.session.execute(
         sa.select(Registration, Contact).join(Contact, Registration.contact_id == Contact.id)
         .where(Registration.event_id == event.id, sa.or_(*conditions))
-        .order_by(order, Contact.name).limit(limit)).tuples())
+        .order_by(order, Contact.name).limit(limit))]
 
 
 __all__ = ["ScanOutcome", "ScanRequest", "check_in_by_hand", "redeem_code", "usable_point"]
