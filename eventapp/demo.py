@@ -28,6 +28,7 @@ from eventapp.core.activity import Activity, ActivityKind
 from eventapp.core.time import utcnow, zone
 from eventapp.events.models import (Channel, ChannelKind, Event, EventRole, EventStatus,
                                     Membership, Registration, RegistrationStatus)
+from eventapp.checkin import demo as checkin_demo
 from eventapp.extensions import db
 from eventapp.invites import demo as invites_demo
 from eventapp.invites.booking import (ensure_ticket_keys, issue_ticket, new_share_code,
@@ -39,10 +40,12 @@ DEMO_USERS: tuple[tuple[str, str], ...] = (
     ("admin@example.com", "admin"),
     ("marketer@example.com", "marketer"),
     ("staff@example.com", "staff"),
+    ("supervisor@example.com", "supervisor"),
     ("sales@example.com", "sales"),
 )
 _DEMO_NAMES = {"admin@example.com": "Admin", "marketer@example.com": "林晓雯",
-               "staff@example.com": "张伟", "sales@example.com": "陈思远"}
+               "staff@example.com": "张伟", "supervisor@example.com": "王芳",
+               "sales@example.com": "陈思远"}
 
 EVENT_SLUG = "smart-manufacturing-2026"
 TIMEZONE = "Asia/Shanghai"
@@ -190,7 +193,7 @@ def seed_demo(*, contacts: int = 2000, seed: int = 2026) -> str:
     db.session.add(event)
     db.session.flush()
     invites_demo.cover_image(event)
-    for role in (EventRole.MARKETER, EventRole.STAFF, EventRole.SALES):
+    for role in (EventRole.MARKETER, EventRole.STAFF, EventRole.SUPERVISOR, EventRole.SALES):
         db.session.add(Membership(event_id=event.id, user_id=users[role.value].id, role=role))
     channels = [Channel(event_id=event.id, name=name, kind=kind, code=code, spend=Decimal(spend))
                 for name, kind, code, spend, _share, _lookers in CHANNELS]
@@ -208,13 +211,15 @@ def seed_demo(*, contacts: int = 2000, seed: int = 2026) -> str:
     activities: list[dict[str, Any]] = []
     registrations = _registrations(rng, event, channels, contact_rows, now, activities)
     _anonymous_visits(rng, event, channels, registrations, now, activities)
+    scans = checkin_demo.seed_checkin(rng, event, registrations,
+                                      [users["staff"], users["supervisor"]], activities, now)
     db.session.execute(sa.insert(Activity), activities)  # bulk: synthetic history, not live use
     messages = invites_demo.messages(rng, event, channels, contact_rows, registrations, now)
     db.session.commit()
     checked_in = sum(1 for r in registrations if r.checked_in_at)
     return (f"Demo event '{event.title}' (/{EVENT_SLUG}): {contacts} contacts, "
             f"{len(registrations)} registrations, {checked_in} checked in, "
-            f"{len(activities)} activities, {messages} messages.")
+            f"{scans} scans at the gate, {len(activities)} activities, {messages} messages.")
 
 
 def _registrations(rng: random.Random, event: Event, channels: list[Channel],

@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from eventapp.auth.models import User
+from eventapp.checkin.models import Scan, ScanResult
 from eventapp.contacts.models import Contact
-from eventapp.core.activity import Activity
+from eventapp.core.activity import Activity, ActivityKind
 from eventapp.core.outbox import OutboxMessage
 from eventapp.demo import DEMO_PASSWORD, EVENT_SLUG
 from eventapp.events.booking_form import BookingFormSpec
@@ -61,7 +62,7 @@ def test_seed_demo_builds_a_believable_event_once(app):
         contacts = db.session.scalars(sa.select(Contact)).all()
         registrations = db.session.scalars(sa.select(Registration)).all()
         activities = db.session.scalar(sa.select(sa.func.count()).select_from(Activity))
-    assert {r.value for r in roles} == {"marketer", "staff", "sales"}
+    assert {r.value for r in roles} == {"marketer", "staff", "supervisor", "sales"}
     assert len(contacts) == 150
     assert any(re.search(r"[\u4e00-\u9fff]", c.name) for c in contacts)
     assert any(re.fullmatch(r"[A-Za-z .'-]+", c.name) for c in contacts)
@@ -84,6 +85,21 @@ def test_seed_demo_builds_a_believable_event_once(app):
         kinds = dict(db.session.execute(sa.select(OutboxMessage.kind, sa.func.count())
                                         .group_by(OutboxMessage.kind)).all())
     assert {"ticket", "reminder", "invitation"} <= set(kinds)
+    # The gate: each arrival and gift is its scan, and the activity names it.
+    with app.app_context():
+        venue = dict(db.session.execute(
+            sa.select(Scan.scope, sa.func.count()).where(Scan.result == ScanResult.VALID,
+                                                         Scan.scope.in_(("venue", "gift")))
+            .group_by(Scan.scope)).all())
+        arrivals = sum(1 for r in registrations if r.checked_in_at)
+        gifts = sum(1 for r in registrations if r.gift_given_at)
+        results = set(db.session.scalars(sa.select(Scan.result).distinct()))
+        unnamed = db.session.scalar(sa.select(sa.func.count()).select_from(Activity).where(
+            Activity.kind.in_((ActivityKind.CHECKIN, ActivityKind.GIFT)),
+            sa.not_(Activity.reference.startswith("scan:"))))
+    assert venue == {"venue": arrivals, "gift": gifts} and arrivals and gifts
+    assert {ScanResult.ALREADY_USED, ScanResult.FORGED, ScanResult.REENTRY} <= results
+    assert unnamed == 0
 
     again = runner.invoke(args=["seed-demo", "--if-empty"])
     assert again.exit_code == 0 and "left as it is" in again.output
