@@ -142,7 +142,7 @@ def redeem_code(event: Event, point: CheckinPoint, staff: User | None, code: str
     caller's write transaction."""
     code = (code or "").strip()[:130]
     try:
-        claim = verify_ticket(code, event.id, event.ticket_public_key or b"",
+        claim = verify_ticket(code, event.id, event.ticket_public_key,
                               key_of_event=_public_key_of)
     except InvalidTicket as error:
         return _record_refusal(event, point, staff, request, _PROBLEM_RESULTS[error.problem],

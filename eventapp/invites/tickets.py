@@ -155,7 +155,10 @@ def read_ticket(payload: str) -> TicketClaim:
                        signature=raw[_HEADER.size:])
 
 
-def signature_matches(claim: TicketClaim, public_key: bytes) -> bool:
+def signature_matches(claim: TicketClaim, public_key: bytes | None) -> bool:
+    """Whether the claim's signature is the key's (an event without a key signed nothing)."""
+    if not public_key or len(public_key) != 32:
+        return False
     try:
         _public_key(bytes(public_key)).verify(claim.signature, CONTEXT + claim.signed_part)
     except InvalidSignature:
@@ -163,7 +166,7 @@ def signature_matches(claim: TicketClaim, public_key: bytes) -> bool:
     return True
 
 
-def verify_ticket(payload: str, event_id: int, public_key: bytes,
+def verify_ticket(payload: str, event_id: int, public_key: bytes | None,
                   key_of_event: Callable[[int], bytes | None] | None = None) -> TicketClaim:
     """The claim of a genuine ticket of event `event_id`, checked with that event's public key
     (what a tablet can do offline); raises InvalidTicket with the reason otherwise.

@@ -202,3 +202,17 @@ def test_undo_by_a_supervisor_lets_the_ticket_in_again(app, make, event, gate, s
         assert (undo_row.undoes_scan_id, undo_row.staff_user_id) == (original.id, supervisor.id)
         kinds = db.session.scalars(sa.select(Activity.kind).order_by(Activity.id)).all()
         assert kinds == [ActivityKind.CHECKIN, ActivityKind.CHECKIN_UNDONE, ActivityKind.CHECKIN]
+
+
+def test_a_scan_at_an_event_without_a_ticket_key_is_refused_not_an_error(app, make,
+                                                                        staff_client):
+    event = make.event()  # made directly: no key pair yet, so no ticket can be genuine
+    gate = make.point(event)
+    make.membership(event, staff_client.user, "staff")
+    with app.app_context():
+        _public, someone_elses_key = new_key_pair()
+        claims_this_event = sign_ticket(event.id, 4242, someone_elses_key)
+
+    answer = scan(staff_client, event, gate, claims_this_event)
+
+    assert answer["result"] == "forged"
