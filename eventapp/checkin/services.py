@@ -338,4 +338,69 @@ def find_for_checkin(event: Event, search: str, limit: int = 20) -> list[tuple[R
         .order_by(order, Contact.name).limit(limit))]
 
 
+
+
+# --- the audit log --------------------------------------------------------------------------
+
+@dataclass
+class LogRow:
+    scan: Scan
+    point: str
+    person: str
+    staff: str
+
+
+@dataclass
+class LogPage:
+    """One page of the audit log; the attributes the pagination macro reads."""
+
+    items: list[LogRow]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(-(-self.total // self.per_page), 1)
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def scan_log(event: Event, *, point_id: int | None = None, result: str | None = None,
+             page: int = 1, per_page: int = 50) -> LogPage:
+    """Every scan of the event, newest first, with its point, person and staff member: the
+    gate's audit log (undone scans and the undo that names them included)."""
+    conditions = [Scan.event_id == event.id]
+    if point_id is not None:
+        conditions.append(Scan.point_id == point_id)
+    if result in ScanResult._value2member_map_:
+        conditions.append(Scan.result == result)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Scan).where(*conditions))
+    page = max(page, 1)
+    rows = db.session.execute(
+        sa.select(Scan, CheckinPoint.name, Contact.name, User.name)
+        .join(CheckinPoint, Scan.point_id == CheckinPoint.id)
+        .outerjoin(Registration, Scan.registration_id == Registration.id)
+        .outerjoin(Contact, Registration.contact_id == Contact.id)
+        .outerjoin(User, Scan.staff_user_id == User.id)
+        .where(*conditions).order_by(Scan.recorded_at.desc(), Scan.id.desc())
+        .limit(per_page).offset((page - 1) * per_page))
+    return LogPage([LogRow(scan, point, person or "", staff or "")
+                    for scan, point, person, staff in rows], page, per_page, total or 0)
+
+
 __all__ = ["ScanOutcome", "ScanRequest", "check_in_by_hand", "redeem_code", "usable_point"]

@@ -56,6 +56,7 @@ AREAS = (
     Area("mailings.index", _l("Invitations"), SETUP_ROLES),
     Area("events.team", _l("Team"), SETUP_ROLES),
     Area("events.gate", _l("Gate"), GATE_ROLES),
+    Area("checkin_log.log", _l("Gate log"), SUPERVISOR_ROLES),
     Area("events.people", _l("People"), PEOPLE_ROLES),
 )
 

@@ -1,0 +1,260 @@
+"""The gate tablet as an offline app: the web manifest (gate roles only: it names the event),
+the service worker (public, the same for every slug, no event data, allowed to control the
+gate page), the icons, and that the tablet's JavaScript ticket check (static/checkin/
+ticket-verify.js, run in Chromium with WebCrypto and with the vendored noble fallback) decides
+every kind of code exactly as the server does."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import struct
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from PIL import Image
+
+from eventapp.checkin.pwa_views import _version, shell_files
+from eventapp.invites.tickets import CONTEXT, InvalidTicket, verify_ticket
+from tests.browser.conftest import browse, chromium, live_server, playwright  # noqa: F401
+
+SHELL_NEEDS = ("/static/checkin/gate-client.js", "/static/checkin/offline-store.js",
+               "/static/checkin/ticket-verify.js",
+               "/static/vendor/noble-ed25519-3.2.0/index.js", "/static/css/app.css")
+GATE_SLOT = re.compile(r"const GATE = (\{.*?\});")
+
+
+def gate_config(body: str) -> dict:
+    match = GATE_SLOT.search(body)
+    assert match, "the worker's GATE constant is filled in"
+    return json.loads(match.group(1))
+
+
+# --- the service worker ---------------------------------------------------------------------
+
+def test_the_service_worker_is_public_and_may_control_the_gate_page(client, event):
+    response = client.get(f"/events/{event.slug}/checkin/sw.js")
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript"
+    assert response.headers["Service-Worker-Allowed"] == f"/events/{event.slug}/checkin"
+    assert "no-cache" in response.headers["Cache-Control"]
+    gate = gate_config(response.get_data(as_text=True))
+    assert gate["page"] == f"/events/{event.slug}/checkin"
+    assert set(SHELL_NEEDS) <= set(gate["shell"])
+    assert "/static/checkin/sw.js" not in gate["shell"]
+    assert not [url for url in gate["shell"] if re.search(r"LICENSE|\.md$", url)]
+    for url in gate["shell"]:  # install fails if one of them is missing
+        assert client.get(url).status_code == 200, url
+
+
+def test_the_service_worker_says_nothing_about_the_event(client, make, event):
+    registration = make.registration(event, make.contact(name="王小明", company="华东精密"))
+    make.point(event, name="North gate")
+
+    known = client.get(f"/events/{event.slug}/checkin/sw.js").get_data(as_text=True)
+    unknown = client.get("/events/no-such-event/checkin/sw.js")
+
+    assert unknown.status_code == 200  # the same answer: no way to tell which events exist
+    assert unknown.get_data(as_text=True).replace("no-such-event", event.slug) == known
+    for secret in (event.title, "王小明", "华东精密", "North gate",
+                   registration.ticket_code[:20],
+                   base64.b64encode(event.ticket_public_key).decode()):
+        assert secret not in known
+
+
+def test_the_worker_version_changes_with_any_shell_file(tmp_path: Path):
+    static = tmp_path / "static"
+    (static / "checkin").mkdir(parents=True)
+    (static / "vendor" / "lib-1.0").mkdir(parents=True)
+    (static / "css").mkdir()
+    (static / "css" / "app.css").write_text("body {}")
+    (static / "checkin" / "gate.js").write_text("// one")
+    (static / "checkin" / "sw.js").write_text("// the worker itself")
+    (static / "vendor" / "lib-1.0" / "lib.js").write_text("// lib")
+    (static / "vendor" / "lib-1.0" / "LICENSE").write_text("MIT")
+    (static / "vendor" / "lib-1.0" / "VERSION.md").write_text("1.0")
+
+    files = shell_files(static)
+    before = _version(static, files, "worker")
+    (static / "checkin" / "gate.js").write_text("// two")
+
+    assert files == ["checkin/gate.js", "css/app.css", "vendor/lib-1.0/lib.js"]
+    assert _version(static, files, "worker") != before
+    assert _version(static, files, "worker 2") != _version(static, files, "worker")
+
+
+# --- the manifest and its icons -------------------------------------------------------------
+
+def test_the_manifest_makes_the_gate_page_an_app(staff_client, event):
+    response = staff_client.get(f"/events/{event.slug}/checkin/manifest.webmanifest")
+
+    assert response.status_code == 200
+    assert response.mimetype == "application/manifest+json"
+    manifest = json.loads(response.get_data(as_text=True))
+    page = f"/events/{event.slug}/checkin"
+    assert (manifest["start_url"], manifest["scope"], manifest["id"]) == (page, page, page)
+    assert manifest["display"] == "standalone"
+    assert event.title in manifest["name"] and manifest["short_name"]
+    pngs = {(icon["sizes"], icon["purpose"]): icon["src"] for icon in manifest["icons"]
+            if icon["type"] == "image/png"}
+    assert set(pngs) == {(f"{n}x{n}", p) for n in (192, 512) for p in ("any", "maskable")}
+    for (sizes, purpose), src in pngs.items():
+        icon = staff_client.get(src)
+        assert icon.status_code == 200 and icon.mimetype == "image/png"
+        image = Image.open(io.BytesIO(icon.data))
+        assert f"{image.width}x{image.height}" == sizes
+        if purpose == "maskable":  # full bleed: no transparent corners
+            assert image.convert("RGBA").getpixel((0, 0))[3] == 255
+
+
+@pytest.mark.parametrize("who", ["sales_client", "outsider_client"])
+def test_the_manifest_is_for_the_gate_team_only(request, event, who):
+    response = request.getfixturevalue(who).get(
+        f"/events/{event.slug}/checkin/manifest.webmanifest")
+
+    assert response.status_code == 403
+    assert event.title not in response.get_data(as_text=True)
+
+
+def test_the_manifest_asks_strangers_to_log_in(client, event):
+    response = client.get(f"/events/{event.slug}/checkin/manifest.webmanifest")
+
+    assert response.status_code in (302, 401)
+    assert event.title not in response.get_data(as_text=True)
+
+
+def test_the_manifest_of_no_event_is_not_found(staff_client):
+    assert staff_client.get("/events/no-such-event/checkin/manifest.webmanifest"
+                            ).status_code == 404
+
+
+def test_only_the_two_icon_sizes_exist(client):
+    assert client.get("/checkin/icons/gate-any-64.png").status_code == 404
+    assert client.get("/checkin/icons/gate-round-192.png").status_code == 404
+    image = Image.open(io.BytesIO(client.get("/checkin/icons/gate-any-192.png").data))
+    assert image.size == (192, 192)
+    assert image.convert("RGBA").getpixel((0, 0))[3] == 0  # the logo's rounded corner
+    assert image.convert("RGB").getpixel((96, 150))[2] > 200  # the logo's blue
+
+
+# --- the tablet's ticket check agrees with the server's --------------------------------------
+
+def _payload(header: bytes, signature: bytes) -> str:
+    return base64.b32encode(header + signature).decode().rstrip("=")
+
+
+def _flip(code: str, index: int) -> str:
+    """The code with one base32 character changed, still canonical."""
+    raw = bytearray(base64.b32decode(code + "=" * (-len(code) % 8)))
+    raw[index] ^= 0x01
+    return base64.b32encode(bytes(raw)).decode().rstrip("=")
+
+
+def _codes(make, event) -> dict[str, str]:
+    genuine = make.registration(event).ticket_code
+    other = make.event()
+    stranger = Ed25519PrivateKey.generate()
+    header = struct.pack(">BIQ", 1, event.id, 987654321)
+    v2_header = struct.pack(">BIQ", 2, event.id, 987654321)
+    last = genuine[-1]
+    non_canonical = genuine[:-1] + "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[
+        ("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".index(last) + 1) % 32]
+    return {
+        "genuine": genuine,
+        "genuine, typed in lower case": genuine.lower(),
+        "genuine, with the scanner's spaces": f"  {genuine}\t\n",
+        "genuine, junk after 130 characters": genuine + " " * 10 + "JUNK",
+        "another genuine ticket": make.registration(event).ticket_code,
+        "forged: signed with another key": _payload(header, stranger.sign(CONTEXT + header)),
+        "tampered serial": _flip(genuine, 9),
+        "tampered event id": _flip(genuine, 3),
+        "tampered signature": _flip(genuine, 40),
+        "signature of zeros": _payload(header, bytes(64)),
+        "another event's genuine ticket": make.registration(other).ticket_code,
+        "version 2": _payload(v2_header, stranger.sign(CONTEXT + v2_header)),
+        "non-canonical last character": non_canonical,
+        "cut short": genuine[:-1],
+        "one character too many": genuine + "A",
+        "not base32": genuine[:-2] + "18",
+        "a web address": "https://example.com/t/abcdef",
+        "empty": "",
+    }
+
+
+def _server_says(code: str, event) -> dict:
+    """What the server decides: redeem_code()'s cut, then verify_ticket()."""
+    try:
+        claim = verify_ticket(code.strip()[:130], event.id, event.ticket_public_key)
+    except InvalidTicket as error:
+        return {"result": str(error.problem)}
+    return {"result": "valid", "serial": str(claim.serial)}
+
+
+@pytest.mark.browser
+@pytest.mark.single_db
+def test_the_tablet_decides_every_code_as_the_server_does(app, make, event, browse):
+    codes = _codes(make, event)
+    expected = {name: _server_says(code, event) for name, code in codes.items()}
+    page = browse.open("tablet", "en-US")
+    page.goto("/login")
+
+    seen = page.evaluate("""async ({ codes, eventId, publicKey }) => {
+      const { verifyTicket, scannedCode, verifier } =
+        await import("/static/checkin/ticket-verify.js");
+      const out = { chosen: (await verifier()).name };
+      for (const engine of ["webcrypto", "noble"]) {
+        out[engine] = {};
+        for (const [name, code] of Object.entries(codes)) {
+          const check = await verifyTicket(scannedCode(code), { eventId, publicKey }, { engine });
+          out[engine][name] = check.result === "valid"
+            ? { result: "valid", serial: check.serial } : { result: check.result };
+        }
+      }
+      return out;
+    }""", {"codes": codes, "eventId": event.id,
+           "publicKey": base64.b64encode(event.ticket_public_key).decode()})
+
+    assert seen["chosen"] == "webcrypto"  # this Chromium has Ed25519 in WebCrypto
+    assert seen["webcrypto"] == expected
+    assert seen["noble"] == expected
+    # the cases are what their names say
+    assert expected["genuine, junk after 130 characters"]["result"] == "valid"
+    for name in ("forged: signed with another key", "tampered serial", "tampered signature",
+                 "signature of zeros"):
+        assert expected[name] == {"result": "forged"}, name
+    assert expected["tampered event id"] == {"result": "other_event"}
+    assert expected["another event's genuine ticket"] == {"result": "other_event"}
+    assert expected["non-canonical last character"] == {"result": "malformed"}
+
+
+@pytest.mark.browser
+@pytest.mark.single_db
+def test_without_webcrypto_ed25519_the_tablet_uses_noble(app, make, event, browse):
+    genuine = make.registration(event).ticket_code
+    forged = _flip(genuine, 40)
+    page = browse.open("tablet", "en-US")
+    # A browser whose WebCrypto has no Ed25519 (older Safari and Firefox).
+    page.add_init_script("""(() => {
+      const importKey = crypto.subtle.importKey.bind(crypto.subtle);
+      crypto.subtle.importKey = (format, key, algorithm, ...rest) =>
+        (algorithm && (algorithm === "Ed25519" || algorithm.name === "Ed25519"))
+          ? Promise.reject(new DOMException("Unrecognized name", "NotSupportedError"))
+          : importKey(format, key, algorithm, ...rest);
+    })();""")
+    page.goto("/login")
+
+    seen = page.evaluate("""async ({ codes, eventId, publicKey }) => {
+      const { verifyTicket, verifier } = await import("/static/checkin/ticket-verify.js");
+      const results = [];
+      for (const code of codes) results.push(await verifyTicket(code, { eventId, publicKey }));
+      return { chosen: (await verifier()).name, results };
+    }""", {"codes": [genuine, forged], "eventId": event.id,
+           "publicKey": base64.b64encode(event.ticket_public_key).decode()})
+
+    assert seen["chosen"] == "noble"
+    assert [(r["result"], r["engine"]) for r in seen["results"]] == [
+        ("valid", "noble"), ("forged", "noble")]
