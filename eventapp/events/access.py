@@ -54,6 +54,8 @@ AREAS = (
     Area("setup.details", _l("Set-up"), SETUP_ROLES),
     Area("events.channels", _l("Channels"), SETUP_ROLES),
     Area("mailings.index", _l("Invitations"), SETUP_ROLES),
+    Area("checkin_setup.points", _l("Check-in points"), SETUP_ROLES),
+    Area("checkin_dashboard.dashboard", _l("Arrivals"), SETUP_ROLES),
     Area("events.team", _l("Team"), SETUP_ROLES),
     Area("events.gate", _l("Gate"), GATE_ROLES),
     Area("checkin_log.log", _l("Gate log"), SUPERVISOR_ROLES),
