@@ -15,8 +15,9 @@ own start-up and memory, and give figures no truer. Should a benchmark log its c
 one full core, move `_client` into processes.
 
 A request that fails (an exception, or any status other than 2xx; for a form post that
-expects a redirect, anything but a 303 to the expected page) counts as an error and is not part
-of the rate or the latencies; the first answer of each kind of error is logged.
+expects a redirect, anything but a 303 to the expected page; for a request with an `expect`
+check, a 2xx whose body the check refuses) counts as an error and is not part of the rate or
+the latencies; the first answer of each kind of error is logged.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class HttpRequest:
     #: Set for a form posted as a browser does: success is then a 303 whose Location path
     #: starts with this (the page shown next), not a 2xx.
     see_other: str | None = None
+    #: Set for an API whose 2xx answer says in its body whether the request did what was
+    #: asked: given that body, None when it did, else the kind of error to count it as.
+    expect: Callable[[bytes], str | None] | None = None
 
     @classmethod
     def get(cls, path: str, token: str | None = None) -> HttpRequest:
@@ -158,7 +162,12 @@ def _client(host: str, port: int, make_request: RequestMaker, shared: _Shared) -
                 _note_error(errors, type(error).__name__, str(error))
                 continue
             if _succeeded(request, response):
-                latencies.append(time.perf_counter() - started)
+                latency = time.perf_counter() - started
+                problem = request.expect(body) if request.expect else None
+                if problem is None:
+                    latencies.append(latency)
+                else:
+                    _note_error(errors, problem, body.decode(errors="replace"))
             else:
                 location = response.getheader("Location")
                 _note_error(errors, f"HTTP {response.status}",
