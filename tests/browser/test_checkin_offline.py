@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import re
 import struct
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -20,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask, request_started
 from playwright.sync_api import Page, expect
 
-from eventapp.checkin.models import Scan, ScanResult
-from eventapp.events.models import Registration
+from eventapp.checkin.models import CheckinPoint, Scan, ScanResult
+from eventapp.events.models import Registration, RegistrationStatus
 from eventapp.extensions import db
 from eventapp.invites.tickets import CONTEXT
 from tests.browser.conftest import Browsing
@@ -84,6 +85,18 @@ def expect_result(page: Page, tone: str, title: str) -> None:
     expect(screen.locator("[data-result-title]")).to_have_text(title)
 
 
+def open_gate(browse: Browsing, steward, event, point, *, roster: int) -> Page:
+    """The steward's tablet on the gate page at `point`, once it is ready for the network to
+    go: the roster kept in IndexedDB, the page controlled by the service worker."""
+    page = browse.open("tablet", "en-US")
+    log_in(page, steward.email, Factory.PASSWORD)
+    page.goto(f"/events/{event.slug}/checkin")
+    page.locator(f'[data-point-choice="{point.id}"]').click()
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    wait_for(page, lambda: page.evaluate(ROSTER_CACHED, event.id) == roster)
+    return page
+
+
 def other_gate(app: Flask, make: Factory, event, point) -> Client:
     """A second tablet's steward, calling the API from this test."""
     steward = make.user(name="Second Steward")
@@ -107,13 +120,7 @@ def test_offline_scans_are_kept_and_synced_with_the_conflict_reported(
     used_elsewhere = offline_ones[6]
     south_gate = other_gate(app, make, event, south)
 
-    page = browse.open("tablet", "en-US")
-    log_in(page, steward.email, Factory.PASSWORD)
-    page.goto(f"/events/{event.slug}/checkin")
-    page.locator(f'[data-point-choice="{north.id}"]').click()
-    # Online: the tablet keeps the roster and the service worker takes the page.
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
-    wait_for(page, lambda: page.evaluate(ROSTER_CACHED, event.id) == len(people))
+    page = open_gate(browse, steward, event, north, roster=len(people))
     scan_by_wedge(page, online_one.ticket_code)
     expect_result(page, "good", "Valid")
     expect(page.locator("[data-result-note]")).to_be_hidden()
@@ -186,3 +193,137 @@ def wait_for(page: Page, condition, timeout_ms: int = 10_000) -> None:
         assert waited < timeout_ms, "the condition never held"
         page.wait_for_timeout(200)
         waited += 200
+
+
+def test_no_answer_in_3_s_is_offline_a_4xx_is_an_answer_a_lost_sync_answer_is_resent(
+        app: Flask, make: Factory, browse: Browsing, requests_seen: list[str]) -> None:
+    event = make.event(title="Slow Expo")
+    north = make.point(event, name="North gate", kind="entrance")
+    steward = make.user(name="Tom Becker")
+    make.membership(event, steward, "staff")
+    first, second, third = (make.registration(event) for _ in range(3))
+    page = open_gate(browse, steward, event, north, roster=3)
+    box = page.locator("[data-gate-status]")
+    status = page.locator("[data-status-line]")
+    sync_path = f"/api/v1/events/{event.slug}/checkin/sync"
+
+    # The server takes the request and never answers: after ~3 s the tablet decides alone.
+    page.route("**/checkin/redemptions", lambda route: None)
+    started = time.monotonic()
+    scan_by_wedge(page, first.ticket_code)
+    expect_result(page, "good", "Valid")
+    waited = time.monotonic() - started
+    expect(page.locator("[data-result-note]")).to_be_visible()
+    expect(box).to_have_attribute("data-state", "offline")
+    assert 2.5 <= waited < 8, waited
+    page.unroute("**/checkin/redemptions")
+    # The probe finds the server again and the scan is synced, nobody pressing anything.
+    expect(box).to_have_attribute("data-state", "online", timeout=15_000)
+    expect(status).to_be_hidden(timeout=15_000)
+    with app.app_context():
+        assert db.session.execute(sa.select(Scan.result, Scan.offline).where(
+            Scan.registration_id == first.id)).all() == [(ScanResult.VALID, True)]
+
+    # A closed point is the server's answer (409), not a dead network: nothing waits.
+    browse.expect_status(409)
+    set_point_active(app, north.id, False)
+    scan_by_wedge(page, second.ticket_code)
+    expect_result(page, "bad", "Not scanned")
+    expect(page.locator("[data-result-message]")).to_contain_text("closed")
+    expect(box).to_have_attribute("data-state", "online")
+    expect(status).to_be_hidden()
+    set_point_active(app, north.id, True)
+
+    # The server stores a sync but its answer is lost: the batch is sent again, and the
+    # server keeps one scan.
+    browse.expected += [NO_NETWORK, re.compile(r"/checkin/sync: net::ERR_FAILED"),
+                        re.compile(r"net::ERR_FAILED \(\S+/checkin/sync\)")]
+    page.context.set_offline(True)
+    scan_by_wedge(page, third.ticket_code)
+    expect_result(page, "good", "Valid")
+    expect(status).to_contain_text("Offline: 1 scan waiting to sync")
+    lost = []
+
+    def lose_the_answer(route) -> None:
+        if lost:
+            route.continue_()
+        else:
+            lost.append(route.fetch())
+            route.abort()
+
+    page.route("**/checkin/sync", lose_the_answer)
+    syncs_before = requests_seen.count(sync_path)
+    page.context.set_offline(False)
+    expect(status).to_be_hidden(timeout=20_000)
+    assert [answer.status for answer in lost] == [200]
+    assert requests_seen.count(sync_path) - syncs_before == 2
+    with app.app_context():
+        assert db.session.execute(sa.select(Scan.result, Scan.offline).where(
+            Scan.registration_id == third.id)).all() == [(ScanResult.VALID, True)]
+
+
+def test_by_hand_offline_and_syncing_in_batches_of_at_most_500(
+        app: Flask, make: Factory, browse: Browsing) -> None:
+    event = make.event(title="Busy Expo")
+    north = make.point(event, name="North gate", kind="entrance")
+    steward = make.user(name="Tom Becker")
+    make.membership(event, steward, "staff")
+    guest = make.registration(event, make.contact(name="Guest by hand"))
+    cancelled = make.registration(event, make.contact(name="Cancelled guest"),
+                                  status=RegistrationStatus.CANCELLED)
+    page = open_gate(browse, steward, event, north, roster=2)
+    batches: list[int] = []
+    page.on("request", lambda request: batches.append(len(request.post_data_json["scans"]))
+            if request.url.endswith("/checkin/sync") and request.method == "POST" else None)
+    browse.expected.append(NO_NETWORK)
+    page.context.set_offline(True)
+
+    seen = page.evaluate("""async ({ apiBase, eventId, pointId, guest, cancelled, many }) => {
+      const { createGateClient } = await import("/static/checkin/gate-client.js");
+      const { openGateStore } = await import("/static/checkin/offline-store.js");
+      const csrfToken = document.querySelector("meta[name=csrf-token]").content;
+      const client = createGateClient({ apiBase, csrfToken, eventId, deviceId: "harness",
+                                        serviceWorker: false });
+      await client.ready;
+      const byHand = (id) => client.redeemByHand({ registration_id: id, point_id: pointId })
+        .then((o) => [o.result, o.offline, o.name], (e) => [e.name, e.reason]);
+      const results = [await byHand(guest), await byHand(guest), await byHand(cancelled),
+                       await byHand(987654)];
+      client.stop();
+      // Many more scans waiting than one request may carry.
+      const store = await openGateStore(eventId);
+      const start = Date.now() - many * 1000;
+      for (let n = 0; n < many; n += 1) {
+        await store.recordOfflineScan({ client_scan_id: `bulk-${n}`, point_id: pointId,
+          scanned_at: new Date(start + n * 1000).toISOString(), direction: "in",
+          purpose: "entry", device_admitted: false, code: `NOT-A-TICKET-${n}` }, null);
+      }
+      store.close();
+      return results;
+    }""", {"apiBase": f"/api/v1/events/{event.slug}/checkin", "eventId": event.id,
+           "pointId": north.id, "guest": guest.id, "cancelled": cancelled.id, "many": 1001})
+
+    assert seen == [["valid", True, "Guest by hand"], ["already_used", True, "Guest by hand"],
+                    ["cancelled", True, "Cancelled guest"],
+                    ["GateOfflineError", "unknown_registration"]]
+    page.context.set_offline(False)
+    wait_for(page, lambda: count_offline_scans(app, event.id) == 1004, timeout_ms=30_000)
+    assert max(batches) == 500 and len(batches) >= 3
+    expect(page.locator("[data-status-line]")).to_be_hidden(timeout=15_000)
+    with app.app_context():
+        by_hand = db.session.execute(
+            sa.select(Scan.result, Scan.manual).where(Scan.registration_id == guest.id)
+            .order_by(Scan.scanned_at)).all()
+        assert by_hand == [(ScanResult.VALID, True), (ScanResult.ALREADY_USED, True)]
+
+
+def set_point_active(app: Flask, point_id: int, active: bool) -> None:
+    with app.app_context():
+        db.session.get(CheckinPoint, point_id).active = active
+        db.session.commit()
+
+
+def count_offline_scans(app: Flask, event_id: int) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(Scan).where(
+            Scan.event_id == event_id, Scan.offline.is_(True)))
