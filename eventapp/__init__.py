@@ -68,8 +68,9 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from eventapp.auth import api as auth_api, views as auth_views
     from eventapp.checkin import api as checkin_api
-    from eventapp.checkin import (badge_views, dashboard_views, log_views, pwa_views,
-                                  setup_views as checkin_setup_views, views as checkin_views)
+    from eventapp.checkin import (badge_views, dashboard_views, log_views, onsite_views,
+                                  pwa_views, setup_views as checkin_setup_views,
+                                  views as checkin_views)
     from eventapp.core import jobs_api
     from eventapp.events import api as events_api, views as events_views
     from eventapp.extensions import api
@@ -79,7 +80,7 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (auth_views.bp, events_views.bp, setup_views.bp, invites_views.bp,
                       mailings_views.bp, share_views.bp, checkin_views.bp, pwa_views.bp,
                       checkin_setup_views.bp, dashboard_views.bp, badge_views.bp,
-                      log_views.bp):
+                      onsite_views.bp, log_views.bp):
         app.register_blueprint(blueprint)
     for blueprint in (auth_api.blp, events_api.blp, checkin_api.blp, jobs_api.blp):
         api.register_blueprint(blueprint)

@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 ensure_system_packages postgresql redis-server chromium fonts-noto-cjk \
-  libpango-1.0-0 libpangoft2-1.0-0 zbar-tools
+  libpango-1.0-0 libpangoft2-1.0-0 zbar-tools poppler-utils
 ensure_python_env "test"
 compile_translations
 

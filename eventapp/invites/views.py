@@ -22,6 +22,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from eventapp.checkin.onsite import onsite_guide
 from eventapp.core.database import writes_database
 from eventapp.core.errors import (HTTP_MESSAGES, DomainError, NotFound, ValidationFailed,
                                   handle_domain_error, handle_http_exception, wants_json)
@@ -272,13 +273,14 @@ def ticket(token: str) -> Response:
     record_ticket_view(registration, visitor)
     code = ticket_code(registration)
     position = waitlist_position(registration)
+    onsite = onsite_guide(registration)  # None until checked in
     db.session.commit()
     event = registration.event
     body = render_template(
         "invites/ticket.html", registration=registration, event=event,
         contact=registration.contact, code=code, position=position,
         share=_share_links(registration), map_url=_safe_map_url(event.map_url),
-        ended=utcnow() >= event.ends_at,
+        ended=utcnow() >= event.ends_at, onsite=onsite,
         in_wechat="MicroMessenger" in request.headers.get("User-Agent", ""))
     return _private(make_response(body), visitor if new_visitor else None)
 

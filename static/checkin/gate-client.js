@@ -170,6 +170,7 @@ export function createGateClient({
 
   async function refreshRoster() {
     const requestedAt = Date.now();
+    rosterAt = requestedAt; // tried: the next try in rosterMs, whatever the answer
     let data;
     try {
       data = await request("roster", { timeout: rosterTimeoutMs });
@@ -178,7 +179,6 @@ export function createGateClient({
       throw error;
     }
     useRoster(data);
-    rosterAt = Date.now();
     goOnline();
     if (store) {
       await store.putRoster({ ...data, fetched_at: new Date().toISOString() });

@@ -22,7 +22,7 @@ from flask import Flask, request_started
 from playwright.sync_api import Page, expect
 
 from eventapp.checkin.models import CheckinPoint, Scan, ScanResult
-from eventapp.events.models import Registration, RegistrationStatus
+from eventapp.events.models import Event, Registration, RegistrationStatus
 from eventapp.extensions import db
 from eventapp.invites.tickets import CONTEXT
 from tests.browser.conftest import Browsing
@@ -97,6 +97,17 @@ def open_gate(browse: Browsing, steward, event, point, *, roster: int) -> Page:
     return page
 
 
+def expect_installable(page: Page) -> None:
+    """Chromium reads the page's manifest without errors and finds nothing against installing
+    it but the test's own private window."""
+    devtools = page.context.new_cdp_session(page)
+    manifest = devtools.send("Page.getAppManifest")
+    assert manifest["url"].endswith("/checkin/manifest.webmanifest") and not manifest["errors"]
+    assert manifest["manifest"]["display"] == "kStandalone"
+    problems = devtools.send("Page.getInstallabilityErrors")["installabilityErrors"]
+    assert {problem["errorId"] for problem in problems} <= {"in-incognito"}
+
+
 def other_gate(app: Flask, make: Factory, event, point) -> Client:
     """A second tablet's steward, calling the API from this test."""
     steward = make.user(name="Second Steward")
@@ -121,6 +132,7 @@ def test_offline_scans_are_kept_and_synced_with_the_conflict_reported(
     south_gate = other_gate(app, make, event, south)
 
     page = open_gate(browse, steward, event, north, roster=len(people))
+    expect_installable(page)
     scan_by_wedge(page, online_one.ticket_code)
     expect_result(page, "good", "Valid")
     expect(page.locator("[data-result-note]")).to_be_hidden()
@@ -265,6 +277,9 @@ def test_no_answer_in_3_s_is_offline_a_4xx_is_an_answer_a_lost_sync_answer_is_re
 def test_by_hand_offline_and_syncing_in_batches_of_at_most_500(
         app: Flask, make: Factory, browse: Browsing) -> None:
     event = make.event(title="Busy Expo")
+    with app.app_context():
+        db.session.get(Event, event.id).gift = "a thermos"
+        db.session.commit()
     north = make.point(event, name="North gate", kind="entrance")
     steward = make.user(name="Tom Becker")
     make.membership(event, steward, "staff")
@@ -278,7 +293,8 @@ def test_by_hand_offline_and_syncing_in_batches_of_at_most_500(
     browse.expected.append(NO_NETWORK)
     page.context.set_offline(True)
 
-    seen = page.evaluate("""async ({ apiBase, eventId, pointId, guest, cancelled, many }) => {
+    seen = page.evaluate("""async ({ apiBase, eventId, pointId, guest, cancelled, many,
+                                     code }) => {
       const { createGateClient } = await import("/static/checkin/gate-client.js");
       const { openGateStore } = await import("/static/checkin/offline-store.js");
       const csrfToken = document.querySelector("meta[name=csrf-token]").content;
@@ -287,8 +303,18 @@ def test_by_hand_offline_and_syncing_in_batches_of_at_most_500(
       await client.ready;
       const byHand = (id) => client.redeemByHand({ registration_id: id, point_id: pointId })
         .then((o) => [o.result, o.offline, o.name], (e) => [e.name, e.reason]);
-      const results = [await byHand(guest), await byHand(guest), await byHand(cancelled),
-                       await byHand(987654)];
+      const scan = (code, direction, purpose) => client.redeem({ code, point_id: pointId,
+                                                                direction, purpose })
+        .then((o) => [o.result, o.offline, o.title, o.gift_due]);
+      const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
+      const results = [];
+      for (const next of [() => byHand(guest), () => byHand(guest), () => byHand(cancelled),
+                          () => byHand(987654), () => scan(code, "out", "entry"),
+                          () => scan(code, "in", "entry"), () => scan(code, "in", "gift"),
+                          () => scan(code, "in", "gift")]) {
+        results.push(await next());
+        await pause(); // one scan after the other, as at a real gate
+      }
       client.stop();
       // Many more scans waiting than one request may carry.
       const store = await openGateStore(eventId);
@@ -301,20 +327,29 @@ def test_by_hand_offline_and_syncing_in_batches_of_at_most_500(
       store.close();
       return results;
     }""", {"apiBase": f"/api/v1/events/{event.slug}/checkin", "eventId": event.id,
-           "pointId": north.id, "guest": guest.id, "cancelled": cancelled.id, "many": 1001})
+           "pointId": north.id, "guest": guest.id, "cancelled": cancelled.id, "many": 1001,
+           "code": guest.ticket_code})
 
     assert seen == [["valid", True, "Guest by hand"], ["already_used", True, "Guest by hand"],
                     ["cancelled", True, "Cancelled guest"],
-                    ["GateOfflineError", "unknown_registration"]]
+                    ["GateOfflineError", "unknown_registration"],
+                    ["exit", True, "Exit recorded", False],
+                    ["reentry", True, "Welcome back", True],
+                    ["valid", True, "Hand out the gift", False],
+                    ["already_used", True, "Gift already given", False]]
     page.context.set_offline(False)
-    wait_for(page, lambda: count_offline_scans(app, event.id) == 1004, timeout_ms=30_000)
+    wait_for(page, lambda: count_offline_scans(app, event.id) == 1001 + 7, timeout_ms=30_000)
     assert max(batches) == 500 and len(batches) >= 3
     expect(page.locator("[data-status-line]")).to_be_hidden(timeout=15_000)
     with app.app_context():
-        by_hand = db.session.execute(
-            sa.select(Scan.result, Scan.manual).where(Scan.registration_id == guest.id)
-            .order_by(Scan.scanned_at)).all()
-        assert by_hand == [(ScanResult.VALID, True), (ScanResult.ALREADY_USED, True)]
+        # The server, applying its rules to the synced scans, decided as the tablet did.
+        stored = db.session.execute(
+            sa.select(Scan.result, Scan.scope, Scan.manual, Scan.conflict)
+            .where(Scan.registration_id == guest.id).order_by(Scan.scanned_at)).all()
+        assert [tuple(row) for row in stored] == [
+            ("valid", "venue", True, False), ("already_used", "venue", True, False),
+            ("exit", "venue", False, False), ("reentry", "venue", False, False),
+            ("valid", "gift", False, False), ("already_used", "gift", False, False)]
 
 
 def set_point_active(app: Flask, point_id: int, active: bool) -> None:
