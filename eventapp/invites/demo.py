@@ -52,7 +52,8 @@ BOOKING_FORM = {
 
 
 def describe_event(event: Event) -> None:
-    """What the invitation page shows: programme, map, gift, privacy text, booking form."""
+    """What the invitation page shows: programme, map, gift, privacy text, booking form; and
+    what checked-in attendees' ticket pages show on site: the floor plan and the help."""
     event.description = (
         "汇聚 60 家工业软件与自动化厂商，展示数字化工厂、工业 AI 与柔性产线的落地案例。"
         "现场设有 12 个互动展台、2 个分论坛和供应商一对一洽谈区。\n\n"
@@ -69,6 +70,70 @@ def describe_event(event: Event) -> None:
                           "We use your details only for this event's booking, entry and "
                           "follow-up; you can unsubscribe at any time.")
     event.booking_form = BOOKING_FORM
+    event.venue_help = VENUE_HELP
+    db.session.add(event)
+    db.session.flush()  # the floor plan's file is named by the event's id
+    floor_plan_image(event)
+
+
+VENUE_HELP = {
+    "faq": [
+        {"q": "衣帽间在哪里？ Where is the cloakroom?",
+         "a": "北门入口内侧，礼品台旁边。Inside the north entrance, next to the gift desk."},
+        {"q": "有 Wi-Fi 吗？ Is there Wi-Fi?", "a": "网络 Expo-Guest，密码 smart2026。"
+                                                "Network Expo-Guest, password smart2026."},
+        {"q": "午餐在哪里？ Where is lunch?",
+         "a": "12:00 起在红厅二层餐区，凭胸卡领取。From 12:00 on the Red Hall's first floor; "
+              "show your badge."},
+        {"q": "可以在哪里给手机充电？ Where can I charge my phone?",
+         "a": "蓝厅 A 区和红厅入口各有充电柜。Charging lockers in Blue Hall zone A and at the "
+              "Red Hall entrance."},
+    ],
+    "contact": "北门服务台 · Service desk at the north entrance",
+    "phone": "+86 21 6888 2026",
+}
+
+
+def floor_plan_image(event: Event) -> None:
+    """Draw the demo venue's floor plan (the halls, stage, rooms and booths of the demo's
+    check-in points) into the uploads folder, as an uploaded plan would be stored."""
+    from eventapp.invites.poster_text import PosterFontMissing, poster_fonts
+
+    width, height = 1200, 800
+    image = Image.new("RGB", (width, height), (245, 247, 251))
+    draw = ImageDraw.Draw(image)
+    try:
+        fonts = poster_fonts()
+        big, small = fonts.bold.at(34), fonts.regular.at(24)
+    except PosterFontMissing:
+        big = small = None
+    halls = (((40, 90, 700, 740), (214, 228, 255), "蓝厅 Blue Hall"),
+             ((740, 90, 1160, 740), (255, 222, 222), "红厅 Red Hall"))
+    for box, fill, name in halls:
+        draw.rounded_rectangle(box, 18, fill=fill, outline=(23, 32, 51), width=4)
+        if big:
+            draw.text((box[0] + 24, box[1] + 18), name, font=big, fill=(23, 32, 51))
+    places = (((80, 180, 420, 400), (31, 94, 255), "主论坛 Main stage"),
+              ((460, 180, 660, 300), (15, 157, 88), "A12"),
+              ((460, 330, 660, 450), (15, 157, 88), "B03"),
+              ((780, 180, 1120, 360), (31, 94, 255), "201 AI forum (1F)"),
+              ((780, 400, 1000, 520), (15, 157, 88), "C21"),
+              ((80, 560, 300, 680), (178, 106, 0), "礼品台 Gift desk"))
+    for box, fill, label in places:
+        draw.rounded_rectangle(box, 12, fill=fill)
+        if small:
+            draw.text((box[0] + 16, box[1] + 14), label, font=small, fill=(255, 255, 255))
+    for x, label in ((260, "北门 North entrance ▲"), (880, "南门 South entrance ▲")):
+        if small:
+            draw.text((x, 752), label, font=small, fill=(23, 32, 51))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=88)
+    data = buffer.getvalue()
+    folder = Path(current_app.config["EVENTAPP_INSTANCE_PATH"]) / "uploads" / "covers"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{event.id}-plan-{hashlib.sha256(data).hexdigest()[:16]}.jpg"
+    (folder / name).write_bytes(data)
+    event.floor_plan_image = name
 
 
 def cover_image(event: Event) -> None:

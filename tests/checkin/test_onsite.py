@@ -319,3 +319,27 @@ def test_an_upload_by_someone_not_on_the_team_stores_nothing(app, make, event, c
     with app.app_context():
         folder = onsite.setup.covers_folder()
         assert not folder.exists() or not list(folder.glob("*-plan-*"))
+
+
+# --- the demo -----------------------------------------------------------------------------------
+
+@pytest.mark.single_db
+def test_the_demo_shows_on_site_mode_to_its_checked_in_attendees(app, client):
+    import sqlalchemy as sa
+
+    from eventapp.events.models import Registration
+
+    assert app.test_cli_runner().invoke(args=["seed-demo", "--contacts", "150"]).exit_code == 0
+    with app.app_context():
+        event = db.session.scalar(sa.select(Event))
+        token = db.session.scalar(sa.select(Registration.ticket_token).where(
+            Registration.event_id == event.id, Registration.checked_in_at.is_not(None),
+            Registration.status == RegistrationStatus.CONFIRMED).limit(1))
+        plan, slug = event.floor_plan_image, event.slug
+    page = client.get(f"/t/{token}").get_data(as_text=True)
+    parts = sections(page)
+    assert f'src="/events/{slug}/floor-plan/{plan}"' in parts["venue"]
+    assert client.get(f"/events/{slug}/floor-plan/{plan}").status_code == 200
+    assert "主论坛 Main forum" in parts["venue"] and "C21" in parts["booths"]
+    assert "Where is the cloakroom?" in parts["help"]
+    assert 'href="tel:+862168882026"' in parts["help"]
