@@ -34,10 +34,11 @@ bp = Blueprint("checkin_pwa", __name__)
 SHELL_FILES = ("css/app.css", "js/app.js", "img/logo.svg")
 SHELL_FOLDERS = ("checkin", "vendor")
 #: Not part of what the page loads.
-NOT_SHELL = re.compile(r"(^|/)(LICEN[CS]E[^/]*|[^/]*\.md|[^/]*\.txt|\.[^/]*)$", re.I)
+NOT_SHELL = re.compile(r"(^|/)(LICEN[CS]E[^/]*|[^/]*\.md|[^/]*\.txt|\.[^/]*)$",
+                       re.IGNORECASE)
 ICON_SIZES = (192, 512)
 THEME_COLOUR = "#1f5eff"
-_GATE_SLOT = re.compile(r"/\*GATE\*/.*?/\*END\*/", re.S)
+_GATE_SLOT = re.compile(r"/\*GATE\*/.*?/\*END\*/", re.DOTALL)
 
 
 def _gate_page(slug: str) -> str:
@@ -54,7 +55,7 @@ def shell_files(static: Path) -> list[str]:
     return sorted(set(found) - {"checkin/sw.js"})
 
 
-def _version(static: Path, files: list[str], worker: str) -> str:
+def shell_version(static: Path, files: list[str], worker: str) -> str:
     digest = hashlib.sha256(worker.encode())
     for name in files:
         digest.update(name.encode() + b"\0" + (static / name).read_bytes())
@@ -67,7 +68,7 @@ def service_worker(slug: str) -> Response:
     static = Path(current_app.static_folder or "")
     template = (static / "checkin" / "sw.js").read_text(encoding="utf-8")
     files = shell_files(static)
-    gate = {"page": _gate_page(slug), "version": _version(static, files, template),
+    gate = {"page": _gate_page(slug), "version": shell_version(static, files, template),
             "shell": [url_for("static", filename=name) for name in files]}
     body = _GATE_SLOT.sub(lambda _match: json.dumps(gate), template, count=1)
     response = Response(body, mimetype="text/javascript")

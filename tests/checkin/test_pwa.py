@@ -17,8 +17,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
-from eventapp.checkin.pwa_views import _version, shell_files
+from eventapp.checkin.pwa_views import shell_files, shell_version
 from eventapp.invites.tickets import CONTEXT, InvalidTicket, verify_ticket
+
+# The browser's fixtures, for the two tests that run the tablet's JavaScript.
 from tests.browser.conftest import browse, chromium, live_server, playwright  # noqa: F401
 
 SHELL_NEEDS = ("/static/checkin/gate-client.js", "/static/checkin/offline-store.js",
@@ -79,18 +81,20 @@ def test_the_worker_version_changes_with_any_shell_file(tmp_path: Path):
     (static / "vendor" / "lib-1.0" / "VERSION.md").write_text("1.0")
 
     files = shell_files(static)
-    before = _version(static, files, "worker")
+    before = shell_version(static, files, "worker")
     (static / "checkin" / "gate.js").write_text("// two")
 
     assert files == ["checkin/gate.js", "css/app.css", "vendor/lib-1.0/lib.js"]
-    assert _version(static, files, "worker") != before
-    assert _version(static, files, "worker 2") != _version(static, files, "worker")
+    assert shell_version(static, files, "worker") != before
+    assert shell_version(static, files, "worker 2") != shell_version(static, files, "worker")
 
 
 # --- the manifest and its icons -------------------------------------------------------------
 
-def test_the_manifest_makes_the_gate_page_an_app(staff_client, event):
-    response = staff_client.get(f"/events/{event.slug}/checkin/manifest.webmanifest")
+@pytest.mark.parametrize("who", ["staff_client", "marketer_client", "admin_client"])
+def test_the_manifest_makes_the_gate_page_an_app(request, event, who):
+    gate_client = request.getfixturevalue(who)
+    response = gate_client.get(f"/events/{event.slug}/checkin/manifest.webmanifest")
 
     assert response.status_code == 200
     assert response.mimetype == "application/manifest+json"
@@ -103,7 +107,7 @@ def test_the_manifest_makes_the_gate_page_an_app(staff_client, event):
             if icon["type"] == "image/png"}
     assert set(pngs) == {(f"{n}x{n}", p) for n in (192, 512) for p in ("any", "maskable")}
     for (sizes, purpose), src in pngs.items():
-        icon = staff_client.get(src)
+        icon = gate_client.get(src)
         assert icon.status_code == 200 and icon.mimetype == "image/png"
         image = Image.open(io.BytesIO(icon.data))
         assert f"{image.width}x{image.height}" == sizes
@@ -112,7 +116,7 @@ def test_the_manifest_makes_the_gate_page_an_app(staff_client, event):
 
 
 @pytest.mark.parametrize("who", ["sales_client", "outsider_client"])
-def test_the_manifest_is_for_the_gate_team_only(request, event, who):
+def test_the_manifest_is_not_for_anyone_off_the_gate_team(request, event, who):
     response = request.getfixturevalue(who).get(
         f"/events/{event.slug}/checkin/manifest.webmanifest")
 
@@ -196,7 +200,7 @@ def _server_says(code: str, event) -> dict:
 
 @pytest.mark.browser
 @pytest.mark.single_db
-def test_the_tablet_decides_every_code_as_the_server_does(app, make, event, browse):
+def test_the_tablet_decides_every_code_as_the_server_does(app, make, event, browse):  # noqa: F811
     codes = _codes(make, event)
     expected = {name: _server_says(code, event) for name, code in codes.items()}
     page = browse.open("tablet", "en-US")
@@ -233,7 +237,8 @@ def test_the_tablet_decides_every_code_as_the_server_does(app, make, event, brow
 
 @pytest.mark.browser
 @pytest.mark.single_db
-def test_without_webcrypto_ed25519_the_tablet_uses_noble(app, make, event, browse):
+def test_without_webcrypto_ed25519_the_tablet_uses_noble(app, make, event,
+                                                         browse):  # noqa: F811
     genuine = make.registration(event).ticket_code
     forged = _flip(genuine, 40)
     page = browse.open("tablet", "en-US")
