@@ -16,12 +16,12 @@ def point_kind_choices() -> list[SelectChoice]:
 
 class PointForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)],
-                       description=_l("What the tablets and the dashboard call it, such as "
-                                      "“North gate” or “Main stage”."))
+                       description=_l('What the tablets and the dashboard call it, such as '
+                                      '"North gate" or "Main stage".'))
     kind = SelectField(_l("Kind"), choices=point_kind_choices)
     hall = StringField(_l("Hall"), validators=[Optional(), Length(max=80)],
                        description=_l("Entrances and session rooms of one hall count its "
                                       "live occupancy together."))
     location = StringField(_l("Where to find it"), validators=[Optional(), Length(max=200)],
-                           description=_l("Shown to attendees on site, such as “Hall 2, "
-                                          "east side”."))
+                           description=_l('Shown to attendees on site, such as "Hall 2, '
+                                          'east side".'))
