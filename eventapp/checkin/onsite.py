@@ -112,8 +112,10 @@ class OnsiteGuide:
 
 
 def _halls(places: list[Place]) -> list[Hall]:
-    """Places grouped by hall, halls by name and the places without one last."""
-    names = sorted({place.hall for place in places}, key=lambda hall: (hall == "", hall))
+    """Places grouped by hall, the halls in the order they were set up (the places without
+    one last), each hall's places by name."""
+    names = sorted(dict.fromkeys(place.hall for place in places), key=lambda hall: hall == "")
+    places = sorted(places, key=lambda place: place.name.casefold())
     return [Hall(name, sessions=[p for p in places if p.hall == name
                                  and p.kind == PointKind.SESSION],
                  booths=[p for p in places if p.hall == name and p.kind == PointKind.BOOTH])
@@ -126,7 +128,7 @@ def _places(event: Event) -> list[Place]:
         sa.select(CheckinPoint.name, CheckinPoint.kind, CheckinPoint.hall, CheckinPoint.location)
         .where(CheckinPoint.event_id == event.id, CheckinPoint.active.is_(True),
                CheckinPoint.kind.in_((PointKind.SESSION, PointKind.BOOTH)))
-        .order_by(CheckinPoint.hall, CheckinPoint.name)).all()
+        .order_by(CheckinPoint.id)).all()
     return [Place(name=p.name, kind=p.kind, hall=(p.hall or "").strip(),
                   location=(p.location or "").strip()) for p in points]
 

@@ -116,14 +116,14 @@ def floor_plan_image(event: Event) -> None:
     places = (((80, 180, 420, 400), (31, 94, 255), "主论坛 Main stage"),
               ((460, 180, 660, 300), (15, 157, 88), "A12"),
               ((460, 330, 660, 450), (15, 157, 88), "B03"),
-              ((780, 180, 1120, 360), (31, 94, 255), "201 AI forum (1F)"),
+              ((780, 180, 1120, 360), (31, 94, 255), "201 工业 AI 分论坛 (2F)"),
               ((780, 400, 1000, 520), (15, 157, 88), "C21"),
               ((80, 560, 300, 680), (178, 106, 0), "礼品台 Gift desk"))
     for box, fill, label in places:
         draw.rounded_rectangle(box, 12, fill=fill)
         if small:
             draw.text((box[0] + 16, box[1] + 14), label, font=small, fill=(255, 255, 255))
-    for x, label in ((260, "北门 North entrance ▲"), (880, "南门 South entrance ▲")):
+    for x, label in ((80, "北门 North entrance ▲"), (400, "南门 South entrance ▲")):
         if small:
             draw.text((x, 752), label, font=small, fill=(23, 32, 51))
     buffer = io.BytesIO()

@@ -343,3 +343,15 @@ def test_the_demo_shows_on_site_mode_to_its_checked_in_attendees(app, client):
     assert "主论坛 Main forum" in parts["venue"] and "C21" in parts["booths"]
     assert "Where is the cloakroom?" in parts["help"]
     assert 'href="tel:+862168882026"' in parts["help"]
+
+
+def test_halls_come_in_the_order_they_were_set_up_and_places_without_one_last(app, make,
+                                                                             event):
+    make.point(event, name="Lounge", kind="session", hall="")
+    make.point(event, name="主论坛", kind="session", hall="蓝厅")
+    make.point(event, name="B 展位", kind="booth", hall="红厅")
+    make.point(event, name="A 展位", kind="booth", hall="蓝厅")
+    with app.app_context():
+        halls = onsite.halls_of(db.session.get(Event, event.id))
+    assert [(h.name, [p.name for p in h.sessions], [p.name for p in h.booths]) for h in halls] == [
+        ("蓝厅", ["主论坛"], ["A 展位"]), ("红厅", [], ["B 展位"]), ("", ["Lounge"], [])]
