@@ -201,7 +201,7 @@ def test_the_page_shows_the_same_figures_without_javascript(app, make, gate_day)
     shown = dict(re.findall(r'data-figure="(\w+)"[^>]*>([^<]*)<', page))
     assert shown == {"arrivals": "2", "expected": "4", "arrived_share": "50%",
                      "still_to_come": "2", "gifts": "1"}
-    rows = re.findall(r'<tr data-key="(\d+)">(.*?)</tr>', page, re.S)
+    rows = re.findall(r'<tr data-key="(\d+)">(.*?)</tr>', page, re.DOTALL)
     numbers = {int(key): [int(n) for n in re.findall(r'<td class="num"[^>]*>([\d,]+)</td>', row)]
                for key, row in rows}
     assert numbers == {p["id"]: [p["entries"], p["exits"], p["people"], p["refused"]]

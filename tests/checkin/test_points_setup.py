@@ -48,7 +48,7 @@ def scan(client, event, point, code, **extra):
 
 def row_of(page: str, point_id: int) -> str:
     match = re.search(rf'<tr class="point-row[^"]*" data-point-id="{point_id}">(.*?)</tr>',
-                      page, re.S)
+                      page, re.DOTALL)
     assert match, f"no row for point {point_id}"
     return match.group(1)
 
@@ -198,7 +198,7 @@ def test_the_list_asks_the_database_the_same_whatever_the_number_of_points(
         statements: list[str] = []
         with app.app_context():
             engine = db.engine
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        listener = lambda *args: statements.append(args[2])
         sa.event.listen(engine, "before_cursor_execute", listener)
         try:
             assert marketer_client.get(
