@@ -46,7 +46,8 @@ def _gate_page(slug: str) -> str:
 
 
 def shell_files(static: Path) -> list[str]:
-    """The static files the gate page works with, relative to static/, sorted."""
+    """The static files the gate page works with, relative to static/, sorted (the worker
+    caches them all when it installs)."""
     found = [name for name in SHELL_FILES if (static / name).is_file()]
     for folder in SHELL_FOLDERS:
         found += [path.relative_to(static).as_posix()
@@ -56,6 +57,8 @@ def shell_files(static: Path) -> list[str]:
 
 
 def shell_version(static: Path, files: list[str], worker: str) -> str:
+    """Changes whenever the worker's script or any shell file does: a new worker for the
+    tablets, which caches the new files."""
     digest = hashlib.sha256(worker.encode())
     for name in files:
         digest.update(name.encode() + b"\0" + (static / name).read_bytes())

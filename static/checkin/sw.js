@@ -1,13 +1,14 @@
 // The gate tablet's service worker: the gate page and its files come back with no network.
 //
 // Served by eventapp/checkin/pwa_views.py at /events/<slug>/checkin/sw.js, which fills in
-// the two constants below (the page's address and the files of the shell, with a version
-// that changes whenever one of them does). It holds no event data: the page itself is cached
-// only from a signed-in person's own visit, and the roster and scans live in IndexedDB
-// (gate-client.js), never here.
+// GATE below: the page's address, the files of its shell and a version that changes whenever
+// one of them (or this script) does. The script holds no event data. The page is cached only
+// from a signed-in person's own visit and dropped when the server sends them to log in; the
+// roster and the scans live in IndexedDB (gate-client.js), never here.
 //
 // - the gate page: from the network, within NAVIGATION_TIMEOUT_MS; else the cached copy;
-// - the shell's files (/static/...): from the cache, filled at install;
+// - the shell's files: from the cache, filled at install; other static files: the network
+//   first, else the kept copy;
 // - everything else (the API, other pages): untouched, straight to the network.
 
 const GATE = /*GATE*/ { page: "/events/example/checkin", version: "dev", shell: [] } /*END*/;
@@ -69,15 +70,30 @@ async function gatePage(event) {
   return cached || fromNetwork; // nothing cached: the browser's own error
 }
 
-// Static files have no event data: any the gate page loads is kept (a file the shell list
-// missed, say one added later, is then there offline too).
+// The shell's files: from the cache (a new version of any of them is a new worker, which
+// fills a new cache). Static files have no event data, so any the page loads is kept.
 async function shellFile(request) {
   const cache = await caches.open(CACHE);
-  const cached = await cache.match(request, { ignoreSearch: true });
+  const cached = await cache.match(request);
   if (cached) return cached;
   const response = await fetch(request);
   if (response.ok && response.type === "basic") await cache.put(request, response.clone());
   return response;
+}
+
+// Other static files (not in the shell list, so not versioned by it): the network first,
+// the kept copy only when there is none.
+async function otherStaticFile(request) {
+  const cache = await caches.open(CACHE);
+  try {
+    const response = await fetch(request);
+    if (response.ok && response.type === "basic") await cache.put(request, response.clone());
+    return response;
+  } catch (error) {
+    const cached = await cache.match(request);
+    if (cached) return cached;
+    throw error;
+  }
 }
 
 self.addEventListener("fetch", (event) => {
@@ -87,8 +103,10 @@ self.addEventListener("fetch", (event) => {
   if (url.origin !== self.location.origin) return;
   if (request.mode === "navigate" && url.pathname === GATE.page) {
     event.respondWith(gatePage(event));
-  } else if (SHELL.has(url.pathname) || url.pathname.startsWith("/static/")) {
+  } else if (SHELL.has(url.pathname)) {
     event.respondWith(shellFile(request));
+  } else if (url.pathname.startsWith("/static/")) {
+    event.respondWith(otherStaticFile(request));
   }
 });
 
@@ -102,7 +120,7 @@ self.addEventListener("message", (event) => {
     for (const address of data.urls) {
       const url = new URL(address, self.location.origin);
       if (url.origin !== self.location.origin || !url.pathname.startsWith("/static/")) continue;
-      if (await cache.match(url.pathname, { ignoreSearch: true })) continue;
+      if (await cache.match(url.pathname)) continue;
       try {
         const response = await fetch(url.pathname);
         if (response.ok) await cache.put(url.pathname, response);

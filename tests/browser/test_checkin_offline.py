@@ -4,7 +4,12 @@ tablet notices by itself, and 20 tickets typed by a keyboard-wedge scanner show 
 tablet's own check (one forged ticket red), while another gate redeems one of them through
 the API; a reload with no network still shows the page (from the service worker) and its
 waiting scans (from IndexedDB); back online, the tablet syncs by itself: all its scans are on
-the server, marked offline, and the ticket used at two gates is reported on the page."""
+the server, marked offline, and the ticket used at two gates is reported on the page.
+
+Also: no answer within 3 s is offline too, a 4xx is an answer, a lost sync answer is resent,
+check-in by hand, exits, re-entries and the gift offline, batches of at most 500, and that the
+tablet's ticket check (static/checkin/ticket-verify.js, with WebCrypto and with the vendored
+noble) decides every kind of code as the server does."""
 
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from playwright.sync_api import Page, expect
 from eventapp.checkin.models import CheckinPoint, Scan, ScanResult
 from eventapp.events.models import Event, Registration, RegistrationStatus
 from eventapp.extensions import db
-from eventapp.invites.tickets import CONTEXT
+from eventapp.invites.tickets import CONTEXT, InvalidTicket, verify_ticket
 from tests.browser.conftest import Browsing
 from tests.browser.pages import log_in
 from tests.conftest import Client
@@ -362,3 +367,119 @@ def count_offline_scans(app: Flask, event_id: int) -> int:
     with app.app_context():
         return db.session.scalar(sa.select(sa.func.count()).select_from(Scan).where(
             Scan.event_id == event_id, Scan.offline.is_(True)))
+
+
+# --- the tablet's ticket check agrees with the server's ----------------------------------
+
+def _payload(header: bytes, signature: bytes) -> str:
+    return base64.b32encode(header + signature).decode().rstrip("=")
+
+
+def _flip(code: str, index: int) -> str:
+    """The code with one base32 character changed, still canonical."""
+    raw = bytearray(base64.b32decode(code + "=" * (-len(code) % 8)))
+    raw[index] ^= 0x01
+    return base64.b32encode(bytes(raw)).decode().rstrip("=")
+
+
+def _codes(make, event) -> dict[str, str]:
+    genuine = make.registration(event).ticket_code
+    other = make.event()
+    stranger = Ed25519PrivateKey.generate()
+    header = struct.pack(">BIQ", 1, event.id, 987654321)
+    v2_header = struct.pack(">BIQ", 2, event.id, 987654321)
+    last = genuine[-1]
+    non_canonical = genuine[:-1] + "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[
+        ("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".index(last) + 1) % 32]
+    return {
+        "genuine": genuine,
+        "genuine, typed in lower case": genuine.lower(),
+        "genuine, with the scanner's spaces": f"  {genuine}\t\n",
+        "genuine, junk after 130 characters": genuine + " " * 10 + "JUNK",
+        "another genuine ticket": make.registration(event).ticket_code,
+        "forged: signed with another key": _payload(header, stranger.sign(CONTEXT + header)),
+        "tampered serial": _flip(genuine, 9),
+        "tampered event id": _flip(genuine, 3),
+        "tampered signature": _flip(genuine, 40),
+        "signature of zeros": _payload(header, bytes(64)),
+        "another event's genuine ticket": make.registration(other).ticket_code,
+        "version 2": _payload(v2_header, stranger.sign(CONTEXT + v2_header)),
+        "non-canonical last character": non_canonical,
+        "cut short": genuine[:-1],
+        "one character too many": genuine + "A",
+        "not base32": genuine[:-2] + "18",
+        "a web address": "https://example.com/t/abcdef",
+        "empty": "",
+    }
+
+
+def _server_says(code: str, event) -> dict:
+    """What the server decides: redeem_code()'s cut, then verify_ticket()."""
+    try:
+        claim = verify_ticket(code.strip()[:130], event.id, event.ticket_public_key)
+    except InvalidTicket as error:
+        return {"result": str(error.problem)}
+    return {"result": "valid", "serial": str(claim.serial)}
+
+
+def test_the_tablet_decides_every_code_as_the_server_does(app, make, event, browse):
+    codes = _codes(make, event)
+    expected = {name: _server_says(code, event) for name, code in codes.items()}
+    page = browse.open("tablet", "en-US")
+    page.goto("/login")
+
+    seen = page.evaluate("""async ({ codes, eventId, publicKey }) => {
+      const { verifyTicket, scannedCode, verifier } =
+        await import("/static/checkin/ticket-verify.js");
+      const out = { chosen: (await verifier()).name };
+      for (const engine of ["webcrypto", "noble"]) {
+        out[engine] = {};
+        for (const [name, code] of Object.entries(codes)) {
+          const check = await verifyTicket(scannedCode(code), { eventId, publicKey }, { engine });
+          out[engine][name] = check.result === "valid"
+            ? { result: "valid", serial: check.serial } : { result: check.result };
+        }
+      }
+      return out;
+    }""", {"codes": codes, "eventId": event.id,
+           "publicKey": base64.b64encode(event.ticket_public_key).decode()})
+
+    assert seen["chosen"] == "webcrypto"  # this Chromium has Ed25519 in WebCrypto
+    assert seen["webcrypto"] == expected
+    assert seen["noble"] == expected
+    # the cases are what their names say
+    assert expected["genuine, junk after 130 characters"]["result"] == "valid"
+    for name in ("forged: signed with another key", "tampered serial", "tampered signature",
+                 "signature of zeros"):
+        assert expected[name] == {"result": "forged"}, name
+    assert expected["tampered event id"] == {"result": "other_event"}
+    assert expected["another event's genuine ticket"] == {"result": "other_event"}
+    assert expected["non-canonical last character"] == {"result": "malformed"}
+
+
+def test_without_webcrypto_ed25519_the_tablet_uses_noble(app, make, event,
+                                                         browse):
+    genuine = make.registration(event).ticket_code
+    forged = _flip(genuine, 40)
+    page = browse.open("tablet", "en-US")
+    # A browser whose WebCrypto has no Ed25519 (older Safari and Firefox).
+    page.add_init_script("""(() => {
+      const importKey = crypto.subtle.importKey.bind(crypto.subtle);
+      crypto.subtle.importKey = (format, key, algorithm, ...rest) =>
+        (algorithm && (algorithm === "Ed25519" || algorithm.name === "Ed25519"))
+          ? Promise.reject(new DOMException("Unrecognized name", "NotSupportedError"))
+          : importKey(format, key, algorithm, ...rest);
+    })();""")
+    page.goto("/login")
+
+    seen = page.evaluate("""async ({ codes, eventId, publicKey }) => {
+      const { verifyTicket, verifier } = await import("/static/checkin/ticket-verify.js");
+      const results = [];
+      for (const code of codes) results.push(await verifyTicket(code, { eventId, publicKey }));
+      return { chosen: (await verifier()).name, results };
+    }""", {"codes": [genuine, forged], "eventId": event.id,
+           "publicKey": base64.b64encode(event.ticket_public_key).decode()})
+
+    assert seen["chosen"] == "noble"
+    assert [(r["result"], r["engine"]) for r in seen["results"]] == [
+        ("valid", "noble"), ("forged", "noble")]
