@@ -57,7 +57,7 @@ AREAS = (
     Area("checkin_setup.points", _l("Check-in points"), SETUP_ROLES),
     Area("checkin_dashboard.dashboard", _l("Arrivals"), SETUP_ROLES),
     Area("events.team", _l("Team"), SETUP_ROLES),
-    Area("events.gate", _l("Gate"), GATE_ROLES),
+    Area("checkin.gate", _l("Gate"), GATE_ROLES),
     Area("checkin_log.log", _l("Gate log"), SUPERVISOR_ROLES),
     Area("events.people", _l("People"), PEOPLE_ROLES),
 )

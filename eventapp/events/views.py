@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from eventapp.core.activity import activity_label
 from eventapp.core.forms import commit_or_flash_error, commit_or_show_error
 from eventapp.events import labels, services
-from eventapp.events.access import (GATE_ROLES, PEOPLE_ROLES, SETUP_ROLES, admin_required,
+from eventapp.events.access import (PEOPLE_ROLES, SETUP_ROLES, admin_required,
                                     areas_for, event_role_required, home_area)
 from eventapp.events.forms import ChannelForm, EventForm, MemberForm
 from eventapp.events.models import Event, RegistrationStatus
@@ -122,11 +122,9 @@ def remove_member(event: Event, membership_id: int) -> Response:
 
 
 @bp.get("/events/<slug>/gate")
-@login_required
-@event_role_required(*GATE_ROLES)
-def gate(event: Event) -> str:
-    return render_template("events/gate.html", event=event,
-                           gate=services.gate_summary(event))
+def gate(slug: str) -> Response:
+    """The gate moved to the check-in page; old bookmarks on the tablets still work."""
+    return redirect(url_for("checkin.gate", slug=slug))
 
 
 @bp.get("/events/<slug>/people")

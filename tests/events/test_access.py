@@ -24,7 +24,7 @@ PAGES = {
     "/events/{slug}/channels": {"marketer", "admin"},
     "/events/{slug}/channels/{channel}": {"marketer", "admin"},
     "/events/{slug}/team": {"marketer", "admin"},
-    "/events/{slug}/gate": {"marketer", "staff", "admin"},
+    "/events/{slug}/checkin": {"marketer", "staff", "admin"},
     "/events/{slug}/people": {"marketer", "sales", "admin"},
 }
 
@@ -257,7 +257,7 @@ def test_a_forbidden_query_is_refused_before_it_is_checked(staff_client, event):
 
 
 def test_staff_can_log_out_from_the_tablet(staff_client, event):
-    page = staff_client.get(f"/events/{event.slug}/gate").get_data(as_text=True)
+    page = staff_client.get(f"/events/{event.slug}/checkin").get_data(as_text=True)
     assert 'action="/logout"' in page
     staff_client.post_form("/logout")
-    assert staff_client.get(f"/events/{event.slug}/gate").status_code == 302
+    assert staff_client.get(f"/events/{event.slug}/checkin").status_code == 302
