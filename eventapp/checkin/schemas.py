@@ -154,6 +154,8 @@ class TotalsSchema(ma.Schema):
     arrivals = ma.fields.Integer(metadata={"description": "people at the venue, each once"})
     expected = ma.fields.Integer()
     gifts = ma.fields.Integer()
+    on_site = ma.fields.Integer(metadata={"description": "at the venue now: entrance entries "
+                                                        "minus entrance exits"})
     points = ma.fields.List(ma.fields.Nested(PointTotalsSchema))
     halls = ma.fields.List(ma.fields.Nested(HallSchema))
 

@@ -251,6 +251,13 @@ class CheckinTotals:
     points: list[PointTotals]
     halls: list[HallOccupancy] = field(default_factory=list)
 
+    @property
+    def on_site(self) -> int:
+        """People at the venue now: entrance entries (first arrivals and re-entries) minus
+        entrance exits."""
+        entrances = [p for p in self.points if p.point.kind == PointKind.ENTRANCE]
+        return max(sum(p.entries for p in entrances) - sum(p.exits for p in entrances), 0)
+
 
 REFUSALS = tuple(r for r in ScanResult if r not in (*UNDOABLE, ScanResult.UNDO))
 
@@ -288,11 +295,15 @@ def checkin_totals(event: Event) -> CheckinTotals:
 
 def arrivals_per_interval(event: Event, minutes: int = 10, *, since: datetime | None = None,
                           until: datetime | None = None) -> list[tuple[datetime, int]]:
-    """Venue arrivals per `minutes` from `since` (default: doors, 1 h before the start) to
-    `until` (default: now), empty intervals included: the dashboard's bar chart."""
+    """Venue arrivals per `minutes`, on the clock's marks (09:10, 09:20...), from `since`
+    (default: an hour before the start) to `until` (default: now), empty intervals included;
+    the last day at most: the dashboard's bar chart."""
+    step = timedelta(minutes=minutes)
     until = until or utcnow()
     since = since or min(event.starts_at - timedelta(hours=1), until)
-    step = timedelta(minutes=minutes)
+    since = max(since, until - timedelta(days=1))
+    epoch = datetime(2000, 1, 1, tzinfo=since.tzinfo)
+    since -= (since - epoch) % step  # zones are whole quarter hours off UTC: marks stay marks
     buckets: dict[int, int] = {}
     for (arrived,) in db.session.execute(
             sa.select(Registration.checked_in_at).where(
@@ -301,7 +312,7 @@ def arrivals_per_interval(event: Event, minutes: int = 10, *, since: datetime | 
         index = int((arrived - since) / step)
         buckets[index] = buckets.get(index, 0) + 1
     count = int((until - since) / step) + 1
-    return [(since + step * i, buckets.get(i, 0)) for i in range(min(count, 24 * 60 // minutes))]
+    return [(since + step * i, buckets.get(i, 0)) for i in range(count)]
 
 
 def recent_scans(event: Event, *, point_id: int | None = None,

@@ -252,7 +252,9 @@ def test_a_dashboard_with_nothing_yet(app, make, event):
 # --- check-ins per 10 minutes --------------------------------------------------------------
 
 def test_check_ins_per_ten_minutes_from_an_hour_before_the_start(app, make):
-    starts = utcnow().replace(second=0, microsecond=0) - timedelta(hours=2)
+    now = utcnow()
+    starts = now.replace(minute=now.minute - now.minute % 10, second=0, microsecond=0) \
+        - timedelta(hours=2)  # on a 10-minute mark, as the bars are
     event = make.event(starts_at=starts)
     doors = starts - timedelta(hours=1)
     for minutes in (5, 7, 25, 25, 25, 61):
@@ -272,6 +274,16 @@ def test_check_ins_per_ten_minutes_from_an_hour_before_the_start(app, make):
     assert bars[2]["height"] == max(b["height"] for b in bars) > bars[0]["height"] > 0
     assert bars[1]["height"] == 0
     assert sum(b["tick"] for b in bars) <= 8, "the time is written under a few bars only"
+
+
+def test_the_bars_stand_on_the_clock_s_ten_minute_marks(app, make):
+    starts = utcnow().replace(second=0, microsecond=0) - timedelta(hours=1, minutes=3)
+    event = make.event(starts_at=starts.replace(minute=27))
+    marketer = signed_in(app, make, event, "marketer")
+
+    labels = [row["label"] for row in figures_of(marketer, event)["intervals"]]
+
+    assert labels and all(label.split(":")[1][:2].endswith("0") for label in labels)
 
 
 def test_times_in_the_event_s_timezone_and_words_in_the_reader_s_language(app, make):

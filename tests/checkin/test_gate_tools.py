@@ -221,7 +221,7 @@ def test_totals_count_each_person_once_for_the_venue_and_occupancy_per_hall(
 
     totals = supervisor_client.get(api(supervisor_client, event, "totals")).get_json()
 
-    assert (totals["arrivals"], totals["expected"]) == (3, 3)
+    assert (totals["arrivals"], totals["expected"], totals["on_site"]) == (3, 3, 2)
     per_point = {p["point"]["name"]: p for p in totals["points"]}
     assert per_point["North gate"]["entries"] == 3 and per_point["North gate"]["people"] == 3
     assert (per_point["South gate"]["exits"], per_point["South gate"]["refused"]) == (1, 2)
