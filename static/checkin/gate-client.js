@@ -3,7 +3,11 @@
 //   import { createGateClient } from "./gate-client.js";
 //   const gate = createGateClient({ apiBase, csrfToken, deviceId, eventId, words });
 //   const outcome = await gate.redeem({ code, point_id, direction, purpose });
-//   gate.onStatus(({ online, pending, lastSync, conflicts }) => { ... });
+//   gate.onStatus(({ online, pending, lastSync, conflicts, syncError }) => { ... });
+//
+// conflicts: offline scans the server found used elsewhere first, as { name, company, point,
+// when, result, first: {at, point, staff}, outcome } (kept until clearConflicts()); syncError:
+// why the server refused the last sync (a 4xx: signed out, off the team), else null.
 //
 // redeem() and redeemByHand() resolve with the outcome as POST redemptions returns it. A
 // request that is not a scan (unknown point, missing role, bad body: a 4xx) rejects with a
@@ -76,7 +80,7 @@ export function createGateClient({
   const staff = staffName ?? pageStaffName();
   const listeners = new Set();
   const status = { online: typeof navigator === "undefined" || navigator.onLine !== false,
-                   pending: 0, lastSync: null, conflicts: [] };
+                   pending: 0, lastSync: null, conflicts: [], syncError: null };
   let store = null;
   let roster = null;
   let bySerial = new Map();
@@ -403,8 +407,13 @@ export function createGateClient({
     syncing = (async () => {
       try {
         const summary = await sendPending();
+        if (status.online) setStatus({ syncError: null });
         if (status.online) await refreshRoster().catch(() => {});
         return summary;
+      } catch (error) {
+        // The server refused the batch (signed out, off the team): the scans stay here.
+        if (error instanceof GateApiError) setStatus({ syncError: error.message });
+        throw error;
       } finally {
         syncing = null;
       }

@@ -27,7 +27,7 @@ from flask import Flask, request_started
 from playwright.sync_api import Page, expect
 
 from eventapp.checkin.models import CheckinPoint, Scan, ScanResult
-from eventapp.events.models import Event, Registration, RegistrationStatus
+from eventapp.events.models import Event, Membership, Registration, RegistrationStatus
 from eventapp.extensions import db
 from eventapp.invites.tickets import CONTEXT, InvalidTicket, verify_ticket
 from tests.browser.conftest import Browsing
@@ -355,6 +355,55 @@ def test_by_hand_offline_and_syncing_in_batches_of_at_most_500(
             ("valid", "venue", True, False), ("already_used", "venue", True, False),
             ("exit", "venue", False, False), ("reentry", "venue", False, False),
             ("valid", "gift", False, False), ("already_used", "gift", False, False)]
+
+
+def test_a_refused_sync_keeps_the_scans_and_says_why(app: Flask, make: Factory,
+                                                     browse: Browsing) -> None:
+    event = make.event(title="Strict Expo")
+    north = make.point(event, name="North gate", kind="entrance")
+    steward = make.user(name="Tom Becker")
+    membership = make.membership(event, steward, "staff")
+    guest = make.registration(event)
+    page = open_gate(browse, steward, event, north, roster=1)
+    browse.expected.append(NO_NETWORK)
+    browse.expect_status(403)
+    page.context.set_offline(True)
+    scan_by_wedge(page, guest.ticket_code)
+    expect_result(page, "good", "Valid")
+    with app.app_context():  # taken off the team while the tablet was offline
+        db.session.delete(db.session.get(Membership, membership.id))
+        db.session.commit()
+    page.context.set_offline(False)
+
+    refused = page.evaluate("""async ({ apiBase, eventId }) => {
+      const { createGateClient } = await import("/static/checkin/gate-client.js");
+      const csrfToken = document.querySelector("meta[name=csrf-token]").content;
+      const client = createGateClient({ apiBase, csrfToken, eventId, serviceWorker: false });
+      await client.ready;
+      let status = null;
+      client.onStatus((now) => { status = now; });
+      const error = await client.syncNow().then(() => null, (e) => [e.name, e.status]);
+      client.stop();
+      return { error, pending: status.pending, syncError: status.syncError };
+    }""", {"apiBase": f"/api/v1/events/{event.slug}/checkin", "eventId": event.id})
+
+    assert refused["error"] == ["GateApiError", 403]
+    assert refused["pending"] == 1 and refused["syncError"]
+    assert count_offline_scans(app, event.id) == 0
+    make.membership(event, steward, "staff")  # back on the team: the scan goes through
+    synced = page.evaluate("""async ({ apiBase, eventId }) => {
+      const { createGateClient } = await import("/static/checkin/gate-client.js");
+      const csrfToken = document.querySelector("meta[name=csrf-token]").content;
+      const client = createGateClient({ apiBase, csrfToken, eventId, serviceWorker: false });
+      await client.ready;
+      let status = null;
+      client.onStatus((now) => { status = now; });
+      const summary = await client.syncNow();
+      client.stop();
+      return { summary, syncError: status.syncError };
+    }""", {"apiBase": f"/api/v1/events/{event.slug}/checkin", "eventId": event.id})
+    assert synced["summary"]["pending"] == 0 and synced["syncError"] is None
+    assert count_offline_scans(app, event.id) == 1
 
 
 def set_point_active(app: Flask, point_id: int, active: bool) -> None:
