@@ -155,6 +155,10 @@ export function createResultScreen(box, { words, formatTime, badgeUrl, superviso
   if (undo) {
     undo.addEventListener("click", () => { if (shown) onUndo(shown.outcome); });
   }
+  // A tap on the result (not on its buttons) dismisses it: the screen is ready again.
+  box.addEventListener("click", (event) => {
+    if (shown && !event.target.closest("button, a")) idle();
+  });
 
   return {
     show,

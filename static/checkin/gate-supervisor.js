@@ -153,6 +153,8 @@ export function createWalkIn(details, { api, words, deviceId, getPoint, onChecke
   const problem = details.querySelector("[data-walkin-error]");
   const submit = form.querySelector("button[type=submit]");
   let clientScanId = crypto.randomUUID(); // the same id for a retry of the same person
+  // A shared tablet: the browser must not offer the last walk-in's details to the next one.
+  form.querySelectorAll("input").forEach((input) => { input.autocomplete = "off"; });
 
   form.addEventListener("input", () => { clientScanId = crypto.randomUUID(); });
   form.addEventListener("submit", async (event) => {

@@ -199,6 +199,9 @@ def test_the_next_scan_replaces_the_result_at_once(app: Flask, browse: Browsing,
     # the result stays but fades, ready for whoever comes next
     expect(result(page)).to_have_class(re.compile(r"result--faded"), timeout=8_000)
     expect_scanner_ready(page)
+    page.locator("[data-result-name]").click()  # a tap dismisses it
+    expect_result(page, "idle", locale, "Ready to scan")
+    expect_scanner_ready(page)
 
 
 def test_the_tablet_remembers_its_point_and_exit_mode(app: Flask, browse: Browsing,
@@ -290,6 +293,37 @@ def test_without_a_camera_the_tablet_says_why(browse: Browsing, day: GateDay) ->
     expect_scanner_ready(page)  # the scanner still works
     scan(page, day.oliver.ticket_code)
     expect_result(page, "good", "en-US", "Valid", "Oliver Smith")
+
+
+def test_conflicts_found_by_the_sync_are_shown_until_seen(browse: Browsing,
+                                                          day: GateDay) -> None:
+    """What the gate client reports after syncing offline scans (tests/browser/
+    test_checkin_offline.py makes real ones): who, where and when this tablet let them in,
+    and where they had been let in first."""
+    page = open_gate(browse, day, day.steward, "en-US")
+    choose_point(page, "North gate")
+    page.evaluate("""async ({ eventId, first }) => {
+      const { openGateStore } = await import('/static/checkin/offline-store.js');
+      const store = await openGateStore(eventId);
+      await store.addConflicts([{ client_scan_id: 'c-1', name: 'Emily Clark',
+        point: 'North gate', when: first, result: 'already_used',
+        first: { at: first, point: 'South gate', staff: 'Ann Lee', scan_id: 1 } }]);
+      store.close();
+    }""", {"eventId": day.event.id, "first": "2026-05-01T02:30:00+00:00"})
+    page.reload()  # the client reads its conflicts on start
+
+    box = page.locator("[data-gate-status]")
+    expect(box).to_be_visible()
+    expect(page.locator("[data-conflict-list] li")).to_have_text(
+        "Emily Clark, scanned May 1, 10:30 AM at North gate: "
+        "First used May 1, 10:30 AM at South gate by Ann Lee")
+    expect(page.locator("[data-status-line]")).to_be_hidden()  # online, nothing waiting
+    page.get_by_role("button", name="Seen").click()
+    expect(box).to_be_hidden()
+    expect_scanner_ready(page)
+    page.reload()
+    expect(page.locator("[data-point-name]")).to_have_text("North gate")
+    expect(box).to_be_hidden()
 
 
 # --- a supervisor -------------------------------------------------------------------------

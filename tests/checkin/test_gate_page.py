@@ -122,6 +122,19 @@ def test_the_page_lists_the_open_points_with_their_kind(make, staff_client, even
     assert str(gate.id) == choices[0][0]
 
 
+def test_the_print_badge_link_is_the_badge_of_the_person_on_screen(app, make, staff_client,
+                                                                    event, gate):
+    registration = make.registration(event, make.contact(name="王小明"))
+    template = data_attribute(page_of(staff_client, event), "data-badge-url")
+
+    url = template.replace("{id}", str(registration.id))
+    endpoint, arguments = app.url_map.bind("localhost").match(url)
+    assert (endpoint, arguments) == ("badges.badge", {"slug": event.slug,
+                                                      "registration_id": registration.id})
+    response = staff_client.get(url)
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+
+
 def test_an_event_without_points_says_whom_to_ask(staff_client, event):
     page = page_of(staff_client, event)
     assert "data-point-choice" not in page
