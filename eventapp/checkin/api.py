@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import g
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -85,9 +86,12 @@ def redeem_by_hand(data: dict[str, Any], event: Event) -> dict[str, Any]:
 def sync(data: dict[str, Any], event: Event) -> dict[str, Any]:
     """Store the scans a tablet made offline (at most 500 a request), each by the rules of a
     live scan; sending a batch again changes nothing. `conflicts` counts offline scans let
-    through that another gate had used first."""
+    through that another gate had used first. Check-ins by hand (`registration_id`) are
+    supervisors' only: a steward's are answered `not_allowed`."""
     items = [services.SyncItem(**scan) for scan in data["scans"]]
-    results = services.sync_offline_scans(event, current_user, data["device_id"], items)
+    by_hand = current_user.is_admin or g.get("event_role") in SUPERVISOR_ROLES
+    results = services.sync_offline_scans(event, current_user, data["device_id"], items,
+                                          by_hand_allowed=by_hand)
     db.session.commit()
     answers = [{"client_scan_id": r.client_scan_id, "error": r.error,
                 "outcome": outcome_body(event, r.outcome) if r.outcome else None}

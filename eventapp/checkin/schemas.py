@@ -66,6 +66,8 @@ class ScanOutcomeSchema(ma.Schema):
         "description": "an offline scan let through that was already used elsewhere"})
     replayed = ma.fields.Boolean()
     scanned_at = ma.fields.AwareDateTime(allow_none=True)
+    scope = ma.fields.String(allow_none=True, metadata={
+        "description": "what the scan was about: venue, gift or point:<id>"})
 
 
 class SyncScanSchema(ma.Schema):

@@ -138,12 +138,14 @@ class SyncResult:
     error: str | None = None
 
 
-def sync_offline_scans(event: Event, staff: User, device_id: str,
-                       items: list[SyncItem]) -> list[SyncResult]:
+def sync_offline_scans(event: Event, staff: User, device_id: str, items: list[SyncItem], *,
+                       by_hand_allowed: bool) -> list[SyncResult]:
     """Store scans a tablet made offline, oldest first, each by the same rules as a live
     scan. Idempotent: a scan id already stored answers its stored result. The server keeps
     the first valid scan it stores; an offline scan the tablet let through that turns out
-    used already (another gate, also offline) is stored as ALREADY_USED with `conflict`."""
+    used already (another gate, also offline) is stored as ALREADY_USED with `conflict`.
+    Check-ins by hand (a registration id instead of a code) are a supervisor's: without
+    `by_hand_allowed` each is answered `not_allowed` and not stored."""
     if len(items) > MAX_SYNC_BATCH:
         raise ValidationFailed(_l("Send at most %(count)d scans at a time.",
                                   count=MAX_SYNC_BATCH))
@@ -162,6 +164,9 @@ def sync_offline_scans(event: Event, staff: User, device_id: str,
                               purpose=item.purpose, scanned_at=item.scanned_at, offline=True,
                               device_admitted=item.device_admitted)
         if item.registration_id is not None:
+            if not by_hand_allowed:
+                results.append(SyncResult(item.client_scan_id, error="not_allowed"))
+                continue
             try:
                 outcome = check_in_by_hand(event, point, staff, item.registration_id, request)
             except NotFound:

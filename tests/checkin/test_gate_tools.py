@@ -106,6 +106,22 @@ def test_a_sync_batch_with_a_bad_scan_stores_the_others(app, make, event, gate, 
         "valid", "unknown_point", "malformed"]
 
 
+def test_a_steward_cannot_check_in_by_hand_through_sync(app, make, event, gate, staff_client,
+                                                        supervisor_client):
+    registration = make.registration(event)
+    by_hand = {"client_scan_id": str(uuid.uuid4()), "point_id": gate.id,
+               "registration_id": registration.id, "scanned_at": utcnow().isoformat(),
+               "device_admitted": True}
+
+    steward = post(staff_client, event, "sync", {"scans": [by_hand]}).get_json()
+    supervisor = post(supervisor_client, event, "sync", {"scans": [by_hand]}).get_json()
+
+    assert steward["results"][0] == {"client_scan_id": by_hand["client_scan_id"],
+                                     "outcome": None, "error": "not_allowed"}
+    assert supervisor["results"][0]["outcome"]["result"] == "valid"
+    assert supervisor["results"][0]["outcome"]["scope"] == "venue"
+
+
 def test_a_sync_batch_too_large_or_malformed_is_refused_whole(make, event, gate, staff_client):
     too_many = {"scans": [offline_scan(gate, "X", 1) for _ in range(501)]}
     no_time = {"scans": [{"client_scan_id": "a", "point_id": gate.id, "code": "X"}]}
