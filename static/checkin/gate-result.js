@@ -56,7 +56,10 @@ export function createSounds() {
     play(tone) {
       if (!context || context.state !== "running") return;
       if (tone === "good") { beep(880, 0, 0.12); beep(1320, 0.13, 0.16); }
-      else if (tone === "warn") { beep(440, 0, 0.18, "triangle"); beep(440, 0.24, 0.18, "triangle"); }
+      else if (tone === "warn") {
+        beep(440, 0, 0.18, "triangle");
+        beep(440, 0.24, 0.18, "triangle");
+      }
       else if (tone === "bad") { beep(220, 0, 0.6, "square"); }
     },
   };

@@ -110,7 +110,7 @@ async function submit(scan, call) {
   if (outcome.scan_id || outcome.offline) addRecent(outcome);
   if (totals && outcome.scan_id) totals.refresh();
   // The next scan may already be on screen: an older answer only joins the list.
-  if (mine === state.latest) screen.show(outcome, scan);
+  if (mine === state.latest) showResult(outcome, scan);
   return outcome;
 }
 
@@ -138,7 +138,7 @@ async function undo(outcome) {
                                                               body: { device_id: device } });
   state.latest += 1;
   if (!answer.ok) {
-    screen.show({ result: "error", tone: "bad", title: words.undo_failed,
+    showResult({ result: "error", tone: "bad", title: words.undo_failed,
                   message: errorMessage(answer, words.network_error) }, null);
     return;
   }
@@ -147,7 +147,14 @@ async function undo(outcome) {
   const undone = { ...answer.body, name: outcome.name, company: outcome.company,
                    job_title: outcome.job_title, registration_id: null };
   addRecent(undone);
-  screen.show(undone, null);
+  showResult(undone, null);
+}
+
+// The result, with the point's bar above it: a supervisor may have scrolled down to the
+// search or the walk-in form (but is not pulled away from a field they are typing in).
+function showResult(outcome, scan) {
+  screen.show(outcome, scan);
+  if (window.scrollY > 0 && !typing(document.activeElement)) window.scrollTo({ top: 0 });
 }
 
 const screen = createResultScreen($("[data-result-screen]"), {
@@ -344,7 +351,7 @@ if (supervisor) {
       state.latest += 1;
       addRecent(outcome);
       totals.refresh();
-      screen.show(outcome, scan);
+      showResult(outcome, scan);
       search.clear();
       focusScanner();
     },

@@ -25,8 +25,8 @@ from eventapp.events.models import Event, Registration
 from eventapp.extensions import db
 from eventapp.invites.qrcodes import qr_png
 from tests.browser.conftest import LOCALES, Browsing
-from tests.browser.pages import expect_language, expect_tidy, expect_touch_targets, expect_words, \
-    log_in
+from tests.browser.pages import (expect_language, expect_tidy, expect_touch_targets,
+                                 expect_words, log_in)
 from tests.factories import Factory
 
 pytestmark = [pytest.mark.browser, pytest.mark.single_db]
@@ -143,6 +143,7 @@ def test_a_steward_scans_with_a_keyboard_wedge_scanner(app: Flask, browse: Brows
                                                        screen: str) -> None:
     page = open_gate(browse, day, day.steward, locale, screen)
     expect_words(page.locator("#gate-points-title"), locale, "check-in point")
+    shot(browse, page, f"gate-points-{screen}-{locale}")
     choose_point(page, "North gate")
     expect_scanner_ready(page)
     expect(page.locator("[data-search-form]")).to_have_count(0)  # a steward only scans
@@ -349,6 +350,7 @@ def test_a_supervisor_checks_in_by_hand_and_undoes_it(app: Flask, browse: Browsi
     hit.locator("[data-check-in]").click()
 
     expect_result(page, "good", locale, "Valid", "Emily Clark")
+    expect(result(page)).to_be_in_viewport(ratio=1)
     expect_scanner_ready(page)
     expect(page.locator(".hit")).to_have_count(0)
     expect(entries).to_have_text("1")
@@ -370,10 +372,10 @@ def test_a_supervisor_checks_in_by_hand_and_undoes_it(app: Flask, browse: Browsi
     expect_result(page, "good", locale, "Valid", "Emily Clark")
 
 
-@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize(("locale", "screen"), [("zh-CN", "landscape"), ("en-US", "portrait")])
 def test_a_supervisor_registers_a_walk_in(app: Flask, browse: Browsing, day: GateDay,
-                                          locale: str) -> None:
-    page = open_gate(browse, day, day.supervisor, locale, "landscape")
+                                          locale: str, screen: str) -> None:
+    page = open_gate(browse, day, day.supervisor, locale, screen)
     choose_point(page, "North gate")
     page.locator("[data-walkin] summary").click()
     form = page.locator("[data-walkin-form]")
@@ -383,6 +385,7 @@ def test_a_supervisor_registers_a_walk_in(app: Flask, browse: Browsing, day: Gat
     expect(form.locator(".field--error")).to_have_count(3)  # name, mobile, consent
     expect(form.locator(".field--error input[name=name]")).to_have_count(1)
     expect(form.locator(".field--error input[name=consent]")).to_have_count(1)
+    shot(browse, page, f"gate-walk-in-errors-{screen}-{locale}")
 
     form.locator("input[name=name]").click()
     page.keyboard.type("周杰")
@@ -393,6 +396,8 @@ def test_a_supervisor_registers_a_walk_in(app: Flask, browse: Browsing, day: Gat
     form.locator("button[type=submit]").click()
 
     expect_result(page, "good", locale, "Valid", "周杰")
+    expect(result(page)).to_be_in_viewport(ratio=1)  # back up from the bottom of the form
+    expect(page.locator("[data-point-name]")).to_be_in_viewport()
     expect(page.locator("[data-walkin]")).not_to_have_attribute("open", "")
     expect_scanner_ready(page)
     with app.app_context():
@@ -407,4 +412,4 @@ def test_a_supervisor_registers_a_walk_in(app: Flask, browse: Browsing, day: Gat
         "href", f"/events/{day.event.slug}/checkin/badges/{registration.id}.pdf")
     expect(page.locator('[data-recent-for]:visible .recent [data-field="name"]').first
            ).to_have_text("周杰")
-    shot(browse, page, f"gate-walk-in-{locale}")
+    shot(browse, page, f"gate-walk-in-{screen}-{locale}")
