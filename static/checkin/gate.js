@@ -254,7 +254,7 @@ function choosePoint(button) {
 }
 
 function showPoints() {
-  camera.stop();
+  stopCamera();
   if (totals) totals.stop();
   state.point = null;
   remember(keys.point, null);
@@ -283,9 +283,18 @@ function cameraShown(running) {
   root.classList.toggle("gate--camera", running);
 }
 
+cameraBox.addEventListener("click", () => { if (!camera.running) cameraBox.hidden = true; });
+
+function stopCamera() {
+  camera.stop();
+  cameraBox.hidden = true;
+  cameraShown(false);
+}
+
 cameraToggle.addEventListener("click", async () => {
-  if (camera.running) { camera.stop(); cameraBox.hidden = true; cameraShown(false); return; }
+  if (camera.running) { stopCamera(); return; }
   cameraBox.hidden = false;
+  cameraBox.dataset.state = "starting";
   cameraError.hidden = true;
   try {
     await camera.start();
@@ -296,6 +305,8 @@ cameraToggle.addEventListener("click", async () => {
     const reason = words.camera_reasons[error && error.name] || (error && error.message);
     cameraError.textContent = fill(words.camera_unavailable, { reason: reason || String(error) });
     cameraError.hidden = false;
+    cameraBox.hidden = false;
+    cameraBox.dataset.state = "failed";
   }
 });
 

@@ -7,15 +7,18 @@ walk-in. What the screen says is checked against what the server stored."""
 from __future__ import annotations
 
 import base64
+import io
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from playwright.sync_api import Page, expect
+from PIL import Image
+from playwright.sync_api import Page, Playwright, expect
 
 from eventapp.auth.models import User
 from eventapp.checkin.models import CheckinPoint, Scan, ScanResult
@@ -24,7 +27,7 @@ from eventapp.core.time import utcnow
 from eventapp.events.models import Event, Registration
 from eventapp.extensions import db
 from eventapp.invites.qrcodes import qr_png
-from tests.browser.conftest import LOCALES, Browsing
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LOCALES, Browsing, LiveServer
 from tests.browser.pages import (expect_language, expect_tidy, expect_touch_targets,
                                  expect_words, log_in)
 from tests.factories import Factory
@@ -285,15 +288,64 @@ def test_the_camera_reads_a_ticket_qr_code(browse: Browsing, day: GateDay) -> No
     assert read == [day.wang.ticket_code, day.wang.ticket_code]
 
 
+def camera_film(code: str, path: Path) -> Path:
+    """A Y4M film of the ticket's QR code held in front of the camera, for Chromium's fake
+    camera: 640×480, the code drawn as the ticket page draws it, on a grey desk."""
+    picture = Image.new("RGB", (640, 480), (150, 150, 150))
+    code_image = Image.open(io.BytesIO(qr_png(code))).convert("RGB").resize((400, 400))
+    picture.paste(code_image, (120, 40))
+    y, cb, cr = picture.convert("YCbCr").split()
+    half = (320, 240)
+    frame = b"FRAME\n" + y.tobytes() + cb.resize(half).tobytes() + cr.resize(half).tobytes()
+    path.write_bytes(b"YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg\n" + frame * 10)
+    return path
+
+
+def test_the_camera_scans_a_ticket_held_up_to_it(app: Flask, playwright: Playwright,
+                                                 live_server: LiveServer, day: GateDay,
+                                                 tmp_path: Path) -> None:
+    """The whole camera path in a Chromium whose camera films a ticket's QR code: Start
+    camera, the rear camera's picture, jsQR reads the code, the scan is checked in once."""
+    film = camera_film(day.wang.ticket_code, tmp_path / "ticket.y4m")
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
+        *CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={film}"])
+    browse = Browsing(browser, live_server, tmp_path)
+    try:
+        page = open_gate(browse, day, day.steward, "en-US", "landscape")
+        choose_point(page, "North gate")
+        page.get_by_role("button", name="Start camera").click()
+        expect(page.locator("[data-camera-video]")).to_be_in_viewport(ratio=1)
+        expect_result(page, "good", "en-US", "Valid", "王小明")
+        expect(result(page)).to_be_in_viewport(ratio=1)
+        expect(page.get_by_role("button", name="Stop camera")).to_have_attribute(
+            "aria-pressed", "true")
+        shot(browse, page, "gate-camera-landscape")
+        page.wait_for_timeout(1500)  # the code stays in front of the camera: one scan
+        assert [s.result for s in scans_of(app, day.event)] == [
+            ScanResult.VALID]
+        page.get_by_role("button", name="Stop camera").click()
+        expect(page.locator("[data-camera]")).to_be_hidden()
+        expect_scanner_ready(page)
+        assert not browse.unexpected_problems(), browse.unexpected_problems()
+    finally:
+        browse.close()
+        browser.close()
+
+
 def test_without_a_camera_the_tablet_says_why(browse: Browsing, day: GateDay) -> None:
     page = open_gate(browse, day, day.steward, "en-US")
     choose_point(page, "North gate")
     page.get_by_role("button", name="Start camera").click()
     expect(page.locator("[data-camera-error]")).to_contain_text("The camera cannot be used")
+    expect(page.locator("[data-camera-video]")).to_be_hidden()
     expect(page.get_by_role("button", name="Start camera")).to_be_visible()
+    shot(browse, page, "gate-no-camera")
     expect_scanner_ready(page)  # the scanner still works
     scan(page, day.oliver.ticket_code)
     expect_result(page, "good", "en-US", "Valid", "Oliver Smith")
+    page.locator("[data-camera-error]").click()  # read: out of the way
+    expect(page.locator("[data-camera]")).to_be_hidden()
 
 
 def test_conflicts_found_by_the_sync_are_shown_until_seen(browse: Browsing,
