@@ -1,8 +1,9 @@
 """The gate tablet online, in Chromium on a tablet (768×1024 portrait and 1024×768 landscape),
 in Chinese and in English: a steward scans with a keyboard-wedge scanner (the code typed into
-the always-focused field, then Enter) and reads a green, amber or red screen; a supervisor
-finds a person and checks them in by hand, undoes it, watches the totals and registers a
-walk-in. What the screen says is checked against what the server stored."""
+the always-focused field, then Enter) or with the camera (Chromium's fake camera filming a
+ticket) and reads a green, amber or red screen; a supervisor finds a person and checks them
+in by hand, undoes it, watches the totals and registers a walk-in. What the screen says is
+checked against what the server stored. Offline scanning: test_checkin_offline.py."""
 
 from __future__ import annotations
 
