@@ -286,12 +286,12 @@ def test_by_hand_offline_and_syncing_in_batches_of_at_most_500(
         db.session.get(Event, event.id).gift = "a thermos"
         db.session.commit()
     north = make.point(event, name="North gate", kind="entrance")
-    steward = make.user(name="Tom Becker")
-    make.membership(event, steward, "staff")
+    supervisor = make.user(name="Tom Becker")  # checking in by hand is a supervisor's
+    make.membership(event, supervisor, "supervisor")
     guest = make.registration(event, make.contact(name="Guest by hand"))
     cancelled = make.registration(event, make.contact(name="Cancelled guest"),
                                   status=RegistrationStatus.CANCELLED)
-    page = open_gate(browse, steward, event, north, roster=2)
+    page = open_gate(browse, supervisor, event, north, roster=2)
     batches: list[int] = []
     page.on("request", lambda request: batches.append(len(request.post_data_json["scans"]))
             if request.url.endswith("/checkin/sync") and request.method == "POST" else None)
