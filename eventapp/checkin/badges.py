@@ -168,8 +168,14 @@ def badge_of(name: str, company: str, job_title: str, code: str) -> Badge:
 def _weasyprint() -> Any:
     """WeasyPrint, imported on first use: it adds about 25 MiB and a second to a process, which
     web workers that never draw a badge should not pay."""
+    from PIL import ImageFile
+
+    strict = ImageFile.LOAD_TRUNCATED_IMAGES
     import weasyprint
 
+    # WeasyPrint's import makes Pillow accept cut-off images process-wide; the upload checks
+    # of covers and floor plans rely on Pillow refusing them, so that is put back.
+    ImageFile.LOAD_TRUNCATED_IMAGES = strict
     logging.getLogger("weasyprint").setLevel(logging.WARNING)  # a line per step at INFO
     return weasyprint
 

@@ -243,6 +243,17 @@ def test_a_cut_off_jpeg_is_refused(app, marketer_client, event, field_errors):
     assert cover_of(app, event) is None
 
 
+def test_a_cut_off_jpeg_is_still_refused_after_a_badge_was_drawn(app, marketer_client, event,
+                                                                 field_errors):
+    """WeasyPrint's import tells Pillow to accept cut-off images, for the whole process."""
+    from eventapp.checkin.badges import _weasyprint
+
+    _weasyprint()
+    whole = noisy_jpeg((600, 400))
+    response = upload(marketer_client, event, whole[: len(whole) * 2 // 3])
+    assert field_errors(response, "image") == [DAMAGED]
+
+
 def test_a_png_with_damaged_data_is_refused(app, marketer_client, event, field_errors):
     data = bytearray(picture("PNG", (300, 200)))
     start = data.index(b"IDAT") + 8
