@@ -289,6 +289,12 @@ def staff_client(app: Flask, make: Factory, event: Any) -> Client:
 
 
 @pytest.fixture
+def supervisor_client(app: Flask, make: Factory, event: Any) -> Client:
+    """A gate supervisor: scans, and also searches, checks in by hand, undoes."""
+    return _client_as(app, make, event, "supervisor")
+
+
+@pytest.fixture
 def sales_client(app: Flask, make: Factory, event: Any) -> Client:
     return _client_as(app, make, event, "sales")
 

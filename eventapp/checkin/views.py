@@ -18,11 +18,9 @@ from eventapp.checkin import labels, services
 from eventapp.checkin.models import PointKind, ScanResult
 from eventapp.events import labels as event_labels
 from eventapp.events.access import GATE_ROLES, SUPERVISOR_ROLES, event_role_required
-from eventapp.events.booking_form import (FIELD_LABELS, BookingFormSpec, FieldMode,
-                                          QuestionKind)
+# The walk-in form is the invitation's booking form, drawn by the same macros.
+from eventapp.events.booking_form import BookingFormSpec, booking_form_helpers
 from eventapp.events.models import Event
-# The walk-in form is the invitation's booking form: the same macros need the same helpers.
-from eventapp.invites.views import FIELD_INPUTS, question_choices
 
 bp = Blueprint("checkin", __name__)
 
@@ -130,5 +128,4 @@ def gate(event: Event) -> str:
         # the badges module serves /checkin/badges/<id>.pdf; the page fills in the id
         badge_url=url_for("checkin.gate", slug=event.slug) + "/badges/{id}.pdf",
         spec=BookingFormSpec.from_json(event.booking_form) if supervisor else None,
-        errors={}, values={}, FIELD_LABELS=FIELD_LABELS, FIELD_INPUTS=FIELD_INPUTS,
-        FieldMode=FieldMode, QuestionKind=QuestionKind, question_choices=question_choices)
+        errors={}, values={}, **booking_form_helpers())

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from eventapp.contacts.services import InvalidValue, PersonDetails, normalize_email, \
@@ -211,3 +212,32 @@ def read_answers(spec: BookingFormSpec, submitted: Mapping[str, Any], *,
             continue
         answers[question.key] = answer
     return person, answers, errors
+
+
+# --- how the form is shown (the invitation page and the gate's walk-in form) ----------------
+
+#: How each standard field is typed on a phone: input type, autocomplete, keyboard.
+_FIELD_TYPES: dict[str, dict[str, str]] = {
+    "name": {"type": "text", "autocomplete": "name"},
+    "phone": {"type": "tel", "autocomplete": "tel", "inputmode": "tel"},
+    "email": {"type": "email", "autocomplete": "email", "inputmode": "email",
+              "autocapitalize": "off", "spellcheck": "false"},
+    "company": {"type": "text", "autocomplete": "organization"},
+    "job_title": {"type": "text", "autocomplete": "organization-title"},
+    "city": {"type": "text", "autocomplete": "address-level2"},
+}
+FIELD_INPUTS = {name: {**attributes, "maxlength": str(STANDARD_FIELDS[name][1])}
+                for name, attributes in _FIELD_TYPES.items()}
+
+
+def question_choices(question: Question) -> list[tuple[str, str]]:
+    """(value sent, text shown) of each option of a choice or yes/no question."""
+    if question.kind == QuestionKind.YES_NO:
+        return [("yes", _("Yes")), ("no", _("No"))]
+    return [(option, option) for option in question.options]
+
+
+def booking_form_helpers() -> dict[str, Any]:
+    """What templates/invites/_macros.html needs to draw a booking form."""
+    return {"question_choices": question_choices, "FIELD_LABELS": FIELD_LABELS,
+            "FIELD_INPUTS": FIELD_INPUTS, "FieldMode": FieldMode, "QuestionKind": QuestionKind}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -314,27 +314,7 @@ def _keep_a_marketer(event: Event, membership: Membership, new_role: EventRole |
         raise Conflict(_l("An event needs at least one marketer. Add another marketer first."))
 
 
-# --- what staff and sales see -------------------------------------------------------------
-
-@dataclass
-class GateSummary:
-    expected: int
-    checked_in: int
-    waitlisted: int
-    recent: list[tuple[Registration, Contact]] = field(default_factory=list)
-
-
-def gate_summary(event: Event, recent: int = 12) -> GateSummary:
-    """Arrivals so far and the latest people through the door."""
-    figures = summaries([event.id])[event.id]
-    latest = db.session.execute(
-        sa.select(Registration, Contact).join(Contact, Registration.contact_id == Contact.id)
-        .where(Registration.event_id == event.id, Registration.checked_in_at.is_not(None),
-               Registration.status == RegistrationStatus.CONFIRMED)
-        .order_by(Registration.checked_in_at.desc()).limit(recent)).all()
-    return GateSummary(expected=figures.confirmed, checked_in=figures.checked_in,
-                       waitlisted=figures.waitlisted, recent=list(latest))
-
+# --- what sales see ----------------------------------------------------------------------
 
 def find_attendees(event: Event, search: str = "", *, status: str | None = None,
                    page: int = 1, per_page: int = 50) -> Pagination:

@@ -29,8 +29,7 @@ from eventapp.core.errors import (HTTP_MESSAGES, DomainError, NotFound, Validati
 from eventapp.core.forms import commit_or_flash_error
 from eventapp.core.i18n import current_locale_code
 from eventapp.core.time import in_zone, utcnow, zone
-from eventapp.events.booking_form import (FIELD_LABELS, STANDARD_FIELDS, BookingFormSpec,
-                                          FieldMode, Question, QuestionKind)
+from eventapp.events.booking_form import BookingFormSpec, booking_form_helpers
 from eventapp.events.models import Event, Registration, RegistrationStatus
 from eventapp.extensions import db
 from eventapp.invites import models as _models  # noqa: F401  (the mailings table)
@@ -53,20 +52,6 @@ VISITOR_COOKIE_SECONDS = 365 * 24 * 3600
 #: latest booking [slug, ticket token], and where a ticket was just sent again.
 LAST_TICKET = "ticket"
 SENT_AGAIN = "sent_again"
-
-#: How each standard field is typed on a phone: input type, autocomplete, keyboard.
-_FIELD_TYPES: dict[str, dict[str, str]] = {
-    "name": {"type": "text", "autocomplete": "name"},
-    "phone": {"type": "tel", "autocomplete": "tel", "inputmode": "tel"},
-    "email": {"type": "email", "autocomplete": "email", "inputmode": "email",
-              "autocapitalize": "off", "spellcheck": "false"},
-    "company": {"type": "text", "autocomplete": "organization"},
-    "job_title": {"type": "text", "autocomplete": "organization-title"},
-    "city": {"type": "text", "autocomplete": "address-level2"},
-}
-FIELD_INPUTS = {name: {**attributes, "maxlength": str(STANDARD_FIELDS[name][1])}
-                for name, attributes in _FIELD_TYPES.items()}
-
 
 # --- small helpers ----------------------------------------------------------------------
 
@@ -131,19 +116,10 @@ def time_range(event: Event) -> str:
     return f"{text} ({gmt})"
 
 
-def question_choices(question: Question) -> list[tuple[str, str]]:
-    """(value sent, text shown) of each option of a choice or yes/no question."""
-    if question.kind == QuestionKind.YES_NO:
-        return [("yes", _("Yes")), ("no", _("No"))]
-    return [(option, option) for option in question.options]
-
-
 @bp.context_processor
 def _attendee_helpers() -> dict[str, Any]:
-    return {"time_range": time_range, "question_choices": question_choices,
-            "FIELD_LABELS": FIELD_LABELS, "FIELD_INPUTS": FIELD_INPUTS,
-            "FieldMode": FieldMode, "QuestionKind": QuestionKind,
-            "RegistrationStatus": RegistrationStatus}
+    return {"time_range": time_range, "RegistrationStatus": RegistrationStatus,
+            **booking_form_helpers()}
 
 
 # --- the invitation -----------------------------------------------------------------------

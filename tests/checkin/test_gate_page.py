@@ -39,15 +39,6 @@ def data_attribute(page: str, name: str) -> str:
 
 
 @pytest.fixture
-def supervisor_client(app, make, event, client):
-    user = make.user(name="Sam Supervisor")
-    make.membership(event, user, "supervisor")
-    client.login(user.email, make.PASSWORD)
-    client.user = user
-    return client
-
-
-@pytest.fixture
 def gate(make, event):
     return make.point(event, name="North gate", kind="entrance", hall="Hall 1")
 

@@ -35,15 +35,6 @@ def gate(make, event):
     return make.point(event, name="North gate", kind="entrance", hall="Hall 1")
 
 
-@pytest.fixture
-def supervisor_client(app, make, event, client):
-    user = make.user(name="Supervisor Li")
-    make.membership(event, user, "supervisor")
-    client.login(user.email, make.PASSWORD)
-    client.user = user
-    return client
-
-
 def offline_scan(point, code, minutes_ago, **extra):
     return {"client_scan_id": str(uuid.uuid4()), "point_id": point.id, "code": code,
             "scanned_at": (utcnow() - timedelta(minutes=minutes_ago)).isoformat(),

@@ -10,22 +10,9 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
 
 from eventapp.checkin.models import CheckinPoint, PointKind, Scan
 from eventapp.extensions import db
-from tests.conftest import Client
-from tests.factories import Factory
-
-
-@pytest.fixture
-def supervisor_client(app: Flask, make: Factory, event) -> Client:
-    user = make.user()
-    make.membership(event, user, "supervisor")
-    app.test_client_class = Client
-    client = app.test_client()
-    client.login(user.email, Factory.PASSWORD)
-    return client
 
 
 @pytest.fixture

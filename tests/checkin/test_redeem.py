@@ -9,7 +9,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from eventapp.checkin.models import Scan, ScanResult
+from eventapp.checkin.models import Scan
 from eventapp.core.activity import Activity, ActivityKind
 from eventapp.events.models import Registration, RegistrationStatus
 from eventapp.extensions import db
