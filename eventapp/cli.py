@@ -83,6 +83,13 @@ def register_commands(app: Flask) -> None:
             click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
             for email, role in logins:
                 click.echo(f"  {role:<10} {email}")
+        from eventapp.checkin.demo import tickets_to_try
+
+        tickets = tickets_to_try()
+        if tickets:
+            click.echo("Tickets to type into the gate page (guests not arrived yet):")
+            for name, code in tickets:
+                click.echo(f"  {name}: {code}")
 
     @app.cli.group("outbox")
     def outbox_group() -> None:

@@ -13,8 +13,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
 from eventapp.auth.models import User
 from eventapp.checkin.models import CheckinPoint, Direction, PointKind, Scan, ScanResult
+from eventapp.contacts.models import Contact
 from eventapp.core.activity import ActivityKind
 from eventapp.events.models import Event, Registration, RegistrationStatus
 from eventapp.extensions import db
@@ -126,3 +129,18 @@ def _refusals(rng: random.Random, add: Any, by_kind: dict[PointKind, list[Checki
                          (ScanResult.MALFORMED, "https://weixin.qq.com/r/abc")):
         add(rng.choice(gates), None, result, now - timedelta(minutes=rng.randint(10, 120)),
             scope=None, code=code)
+
+
+def tickets_to_try(limit: int = 3) -> list[tuple[str, str]]:
+    """(name, ticket code) of a few demo guests still to arrive: what `seed-demo` prints to
+    type into the gate page."""
+    from eventapp.demo import EVENT_SLUG  # the demo module imports this one
+
+    rows = db.session.execute(
+        sa.select(Contact.name, Registration.ticket_code)
+        .join(Registration, Registration.contact_id == Contact.id)
+        .join(Event, Registration.event_id == Event.id)
+        .where(Event.slug == EVENT_SLUG, Registration.status == RegistrationStatus.CONFIRMED,
+               Registration.checked_in_at.is_(None), Registration.ticket_code.is_not(None))
+        .order_by(Registration.id).limit(limit))
+    return [(name, code) for name, code in rows]

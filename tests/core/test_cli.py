@@ -56,6 +56,8 @@ def test_seed_demo_builds_a_believable_event_once(app):
     first = runner.invoke(args=["seed-demo", "--contacts", "150", "--if-empty"])
     assert first.exit_code == 0, first.output
     assert "marketer@example.com" in first.output and DEMO_PASSWORD in first.output
+    shown = re.findall(r"^  .+: ([A-Z2-7]{124})$", first.output, re.M)
+    assert len(shown) == 3, "tickets to try at the gate"
     with app.app_context():
         event = db.session.scalar(sa.select(Event).where(Event.slug == EVENT_SLUG))
         roles = set(db.session.scalars(sa.select(Membership.role)))
@@ -100,6 +102,8 @@ def test_seed_demo_builds_a_believable_event_once(app):
     assert venue == {"venue": arrivals, "gift": gifts} and arrivals and gifts
     assert {ScanResult.ALREADY_USED, ScanResult.FORGED, ScanResult.REENTRY} <= results
     assert unnamed == 0
+    arrived = {r.ticket_code for r in registrations if r.checked_in_at}
+    assert not arrived & set(shown), "the tickets to try are of guests still to come"
 
     again = runner.invoke(args=["seed-demo", "--if-empty"])
     assert again.exit_code == 0 and "left as it is" in again.output
