@@ -16,7 +16,7 @@ from flask import g
 from flask_babel import get_locale
 from flask_login import current_user
 
-from eventapp.checkin import services
+from eventapp.checkin import figures, services
 from eventapp.checkin.labels import result_words
 from eventapp.checkin.redeem import ScanOutcome, ScanRequest, usable_point
 from eventapp.checkin.schemas import (ByHandSchema, PointSchema, RedeemSchema, RosterSchema,
@@ -144,7 +144,7 @@ def search(query: dict[str, Any], event: Event) -> list[dict[str, Any]]:
 def totals(event: Event) -> Any:
     """Arrivals (each person once), gifts, and per point and hall: entries, exits, people,
     refusals and occupancy. Supervisors and marketers."""
-    return services.checkin_totals(event)
+    return figures.checkin_totals(event)
 
 
 @blp.post("/<slug>/checkin/walk-ins")

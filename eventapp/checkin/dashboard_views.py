@@ -19,7 +19,7 @@ from flask_babel import get_locale
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from eventapp.checkin import services
+from eventapp.checkin.figures import arrivals_per_interval, checkin_totals, recent_scans
 from eventapp.checkin.labels import point_kind, result_words
 from eventapp.checkin.models import ADMITTED
 from eventapp.core.i18n import local_datetime
@@ -69,11 +69,11 @@ def arrivals_chart(intervals: list[dict[str, Any]]) -> dict[str, Any]:
 def dashboard_figures(event: Event) -> dict[str, Any]:
     """Everything the dashboard shows, as plain values (the JSON endpoint sends this dict)."""
     now = utcnow()
-    totals = services.checkin_totals(event)
+    totals = checkin_totals(event)
     names = {row.point.id: row.point.name for row in totals.points}
-    intervals = services.arrivals_per_interval(event, INTERVAL_MINUTES, until=now)
+    intervals = arrivals_per_interval(event, INTERVAL_MINUTES, until=now)
     recent = []
-    for scan, person, staff in services.recent_scans(event, limit=RECENT_SCANS):
+    for scan, person, staff in recent_scans(event, limit=RECENT_SCANS):
         title, _advice = result_words(scan.result, gift=scan.scope == "gift")
         recent.append({
             "id": scan.id, "at": scan.scanned_at.isoformat(),

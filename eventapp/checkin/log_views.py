@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from flask_login import login_required
 
-from eventapp.checkin import labels as checkin_labels, services
+from eventapp.checkin import figures, labels as checkin_labels, services
 from eventapp.checkin.models import ScanResult
 from eventapp.events.access import SUPERVISOR_ROLES, event_role_required
 from eventapp.events.models import Event
@@ -22,7 +22,7 @@ def log(event: Event) -> str:
     result = request.args.get("result") or None
     if result not in ScanResult._value2member_map_:
         result = None
-    page = services.scan_log(event, point_id=point_id, result=result,
+    page = figures.scan_log(event, point_id=point_id, result=result,
                              page=request.args.get("page", 1, type=int))
     return render_template("checkin/log.html", event=event, page=page,
                            points=services.points_of(event), point_id=point_id,

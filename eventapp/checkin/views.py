@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
-from eventapp.checkin import labels, services
+from eventapp.checkin import figures, labels, services
 from eventapp.checkin.models import PointKind, ScanResult
 from eventapp.events import labels as event_labels
 from eventapp.events.access import GATE_ROLES, SUPERVISOR_ROLES, event_role_required
@@ -118,7 +118,7 @@ def gate(event: Event) -> str:
     """The gate page: the tablet picks its point, then scans; supervisors get their tools."""
     supervisor = _is_supervisor()
     points = services.points_of(event, active_only=True)
-    recent = {point.id: services.recent_scans(event, point_id=point.id, limit=RECENT_SCANS)
+    recent = {point.id: figures.recent_scans(event, point_id=point.id, limit=RECENT_SCANS)
               for point in points}
     api_base = url_for("checkin_api.list_points", slug=event.slug).rsplit("/", 1)[0]
     return render_template(
