@@ -96,6 +96,9 @@ class Scan(Base):
         sa.Index("uq_scans_standing_valid", "registration_id", "scope", unique=True,
                  sqlite_where=sa.text("result = 'valid' AND undone_at IS NULL"),
                  postgresql_where=sa.text("result = 'valid' AND undone_at IS NULL")),
+        # A person's scans in a scope, in order: "already used: when, where, by whom" and
+        # "went out since?" on every repeat scan (and ON DELETE SET NULL of a registration).
+        sa.Index("ix_scans_registration_scope", "registration_id", "scope", "id"),
         sa.Index("ix_scans_event_time", "event_id", "recorded_at"),
         sa.Index("ix_scans_point_result", "point_id", "result"),
     )

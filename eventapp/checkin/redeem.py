@@ -24,6 +24,7 @@ from eventapp.checkin.models import (ADMITTED, CheckinPoint, Direction, PointKin
                                      ScanResult)
 from eventapp.contacts.models import Contact
 from eventapp.core.activity import ActivityKind, record_activity
+from eventapp.core.database import start_writing
 from eventapp.core.errors import Conflict, NotFound
 from eventapp.core.time import utcnow
 from eventapp.events.models import Event, Registration, RegistrationStatus
@@ -322,15 +323,20 @@ def _scan_values(event: Event, point: CheckinPoint, staff: User | None, request:
             "scanned_at": scanned_at, "recorded_at": now}
 
 
+_SCANS = Scan.__table__
+#: The scan INSERT, built once per dialect (a Core statement: no ORM work per request).
+_INSERT_SCAN = {name: dialect.insert(_SCANS).on_conflict_do_nothing().returning(_SCANS.c.id)
+                for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+
+
 def _insert_scan(values: dict[str, Any]) -> int | None:
     """INSERT the scan unless a unique index refuses it (the scope's standing valid scan, or
     the same client scan id); the new id, or None. One statement, atomic on both databases:
     of two gates inserting the same valid scan at once, PostgreSQL makes the second wait for
     the first's commit and then skip; SQLite's writers take turns."""
+    start_writing(db.session)
     dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Scan).values(**values).on_conflict_do_nothing().returning(Scan.id)
-    return db.session.execute(statement).scalar()
+    return db.session.execute(_INSERT_SCAN[dialect], values).scalar()
 
 
 def _outcome(event: Event, scan_id: int, result: ScanResult, holder: _Holder | None, *,

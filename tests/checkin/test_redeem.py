@@ -216,3 +216,35 @@ def test_a_scan_at_an_event_without_a_ticket_key_is_refused_not_an_error(app, ma
     answer = scan(staff_client, event, gate, claims_this_event)
 
     assert answer["result"] == "forged"
+
+
+def test_a_redemption_reads_before_it_takes_the_write_lock(app, make, event, gate,
+                                                          staff_client):
+    """The hot path: who asks, their role, the point and the ticket are read first; SQLite's
+    write lock is taken only for the scan, the arrival and the activity. Few statements."""
+    registration = make.registration(event)
+    csrf = staff_client.csrf_token()
+    statements: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args):
+        statements.append(statement.split()[0].upper() + (
+            " IMMEDIATE" if statement.upper().startswith("BEGIN IMMEDIATE") else ""))
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        response = staff_client.post(
+            f"/api/v1/events/{event.slug}/checkin/redemptions",
+            json={"code": registration.ticket_code, "point_id": gate.id},
+            headers={"X-CSRFToken": csrf})
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+
+    assert response.get_json()["result"] == "valid"
+    work = [s for s in statements if s not in ("BEGIN", "BEGIN IMMEDIATE")]
+    assert work == ["SELECT"] * 4 + ["INSERT", "UPDATE", "INSERT"], statements
+    if engine.dialect.name == "sqlite":
+        immediate = statements.index("BEGIN IMMEDIATE")
+        assert statements[0] == "BEGIN", "the reads run in a read transaction"
+        assert statements[immediate + 1:] == ["INSERT", "UPDATE", "INSERT"]

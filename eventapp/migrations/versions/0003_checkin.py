@@ -70,6 +70,7 @@ def upgrade():
     sa.UniqueConstraint('event_id', 'client_scan_id', name=op.f('uq_scans_event_id_client_scan_id'))
     )
     with op.batch_alter_table('scans', schema=None) as batch_op:
+        batch_op.create_index('ix_scans_registration_scope', ['registration_id', 'scope', 'id'], unique=False)
         batch_op.create_index('ix_scans_event_time', ['event_id', 'recorded_at'], unique=False)
         batch_op.create_index('ix_scans_point_result', ['point_id', 'result'], unique=False)
         batch_op.create_index('uq_scans_standing_valid', ['registration_id', 'scope'], unique=True, sqlite_where=sa.text("result = 'valid' AND undone_at IS NULL"), postgresql_where=sa.text("result = 'valid' AND undone_at IS NULL"))
@@ -105,6 +106,7 @@ def downgrade():
         batch_op.drop_index('uq_scans_standing_valid', sqlite_where=sa.text("result = 'valid' AND undone_at IS NULL"), postgresql_where=sa.text("result = 'valid' AND undone_at IS NULL"))
         batch_op.drop_index('ix_scans_point_result')
         batch_op.drop_index('ix_scans_event_time')
+        batch_op.drop_index('ix_scans_registration_scope')
 
     op.drop_table('scans')
     with op.batch_alter_table('checkin_points', schema=None) as batch_op:
