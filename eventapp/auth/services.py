@@ -169,14 +169,17 @@ def api_tokens_of(user: User) -> list[ApiToken]:
         .order_by(ApiToken.created_at.desc())))
 
 
+#: Built once: every API call with a token runs it.
+_TOKEN_OWNER = (sa.select(User, ApiToken).join(ApiToken, ApiToken.user_id == User.id)
+                .where(ApiToken.token_hash == sa.bindparam("token_hash"),
+                       ApiToken.revoked_at.is_(None)))
+
+
 def token_owner(plain: str) -> tuple[User, ApiToken] | None:
     """The active user and live token for a presented bearer token, or None."""
     if not plain.startswith(TOKEN_PREFIX) or len(plain) > 100:
         return None
-    row = db.session.execute(
-        sa.select(User, ApiToken).join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == _token_hash(plain), ApiToken.revoked_at.is_(None))
-    ).first()
+    row = db.session.execute(_TOKEN_OWNER, {"token_hash": _token_hash(plain)}).first()
     if row is None or not row.User.active:
         return None
     return row.User, row.ApiToken

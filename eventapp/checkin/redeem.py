@@ -110,25 +110,38 @@ class _Holder:
     job_title: str
 
 
-_HOLDER_COLUMNS = (Registration.id, Registration.status, Registration.contact_id,
-                   Registration.channel_id, Registration.gift_given_at, Contact.name,
-                   Contact.company, Contact.job_title)
+_REGISTRATIONS, _CONTACTS = Registration.__table__, Contact.__table__
+# The hot path's statements, built once (Core: no ORM work per request).
+_HOLDER = (sa.select(_REGISTRATIONS.c.id, _REGISTRATIONS.c.status, _REGISTRATIONS.c.contact_id,
+                     _REGISTRATIONS.c.channel_id, _REGISTRATIONS.c.gift_given_at,
+                     _CONTACTS.c.name, _CONTACTS.c.company, _CONTACTS.c.job_title)
+           .join(_CONTACTS, _REGISTRATIONS.c.contact_id == _CONTACTS.c.id)
+           .where(_REGISTRATIONS.c.event_id == sa.bindparam("event_id")))
+_HOLDER_BY_SERIAL = _HOLDER.where(_REGISTRATIONS.c.ticket_serial == sa.bindparam("key"))
+_HOLDER_BY_ID = _HOLDER.where(_REGISTRATIONS.c.id == sa.bindparam("key"))
+_MARK = {column: _REGISTRATIONS.update().where(_REGISTRATIONS.c.id == sa.bindparam("rid"))
+         .values({column: sa.bindparam("at")}) for column in ("checked_in_at", "gift_given_at")}
 
 
-def _holder(condition: Any) -> _Holder | None:
-    row = db.session.execute(sa.select(*_HOLDER_COLUMNS)
-                             .join(Contact, Registration.contact_id == Contact.id)
-                             .where(condition)).first()
+def _holder(statement: Any, event_id: int, key: int) -> _Holder | None:
+    row = db.session.execute(statement, {"event_id": event_id, "key": key}).first()
     return _Holder(*row) if row is not None else None
 
 
 # --- points -------------------------------------------------------------------------------
 
+_POINTS = CheckinPoint.__table__
+_POINT = sa.select(_POINTS.c.id, _POINTS.c.event_id, _POINTS.c.name, _POINTS.c.kind,
+                   _POINTS.c.hall, _POINTS.c.active).where(
+    _POINTS.c.id == sa.bindparam("point_id"), _POINTS.c.event_id == sa.bindparam("event_id"))
+
+
 def usable_point(event: Event, point_id: int) -> CheckinPoint:
     """The event's active check-in point `point_id`; NotFound or PointNotUsable."""
-    point = db.session.get(CheckinPoint, point_id)
-    if point is None or point.event_id != event.id:
+    row = db.session.execute(_POINT, {"point_id": point_id, "event_id": event.id}).first()
+    if row is None:
         raise NotFound()
+    point = CheckinPoint(**row._asdict())  # what the scan needs to know of it; not in the session
     if not point.active:
         raise PointNotUsable()
     return point
@@ -148,8 +161,7 @@ def redeem_code(event: Event, point: CheckinPoint, staff: User | None, code: str
     except InvalidTicket as error:
         return _record_refusal(event, point, staff, request, _PROBLEM_RESULTS[error.problem],
                                code=code)
-    holder = _holder(sa.and_(Registration.event_id == event.id,
-                             Registration.ticket_serial == claim.serial))
+    holder = _holder(_HOLDER_BY_SERIAL, event.id, claim.serial)
     if holder is None:
         return _record_refusal(event, point, staff, request, ScanResult.UNKNOWN, code=code)
     return _redeem(event, point, staff, holder, request, code=code)
@@ -159,8 +171,7 @@ def check_in_by_hand(event: Event, point: CheckinPoint, staff: User,
                      registration_id: int, request: ScanRequest) -> ScanOutcome:
     """A supervisor checks in a registration found by search (a phone with a flat battery):
     the same rules and record as a scan, marked as done by hand."""
-    holder = _holder(sa.and_(Registration.event_id == event.id,
-                             Registration.id == registration_id))
+    holder = _holder(_HOLDER_BY_ID, event.id, registration_id)
     if holder is None:
         raise NotFound()
     request.manual = True
@@ -211,14 +222,9 @@ def _bookkeep(event: Event, point: CheckinPoint, holder: _Holder, scope: str,
               scanned_at: datetime, scan_id: int) -> None:
     """What a valid scan changes besides the scan: the arrival or gift time on the
     registration, and the behaviour log."""
-    if scope == "venue":
-        db.session.execute(sa.update(Registration).where(Registration.id == holder.id)
-                           .values(checked_in_at=scanned_at)
-                           .execution_options(synchronize_session=False))
-    elif scope == "gift":
-        db.session.execute(sa.update(Registration).where(Registration.id == holder.id)
-                           .values(gift_given_at=scanned_at)
-                           .execution_options(synchronize_session=False))
+    column = {"venue": "checked_in_at", "gift": "gift_given_at"}.get(scope)
+    if column is not None:
+        db.session.execute(_MARK[column], {"rid": holder.id, "at": scanned_at})
     kind = {"gift": ActivityKind.GIFT}.get(scope) or (
         ActivityKind.BOOTH_SCAN if point.kind == PointKind.BOOTH else ActivityKind.CHECKIN)
     record_activity(kind, event_id=event.id, contact_id=holder.contact_id,

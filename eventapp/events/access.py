@@ -79,14 +79,16 @@ def sees_spend(user: User, role: EventRole | None) -> bool:
     return user.is_admin or role == EventRole.MARKETER
 
 
+#: Built once: every event page and API call runs it.
+_ROLE_ON_EVENT = (sa.select(Event, Membership.role)
+                  .outerjoin(Membership, sa.and_(Membership.event_id == Event.id,
+                                                 Membership.user_id == sa.bindparam("user_id")))
+                  .where(Event.slug == sa.bindparam("slug")))
+
+
 def role_on_event(user: User, slug: str) -> tuple[Event | None, EventRole | None]:
     """The event with this slug and the user's role on it (None if not on its team); one query."""
-    row = db.session.execute(
-        sa.select(Event, Membership.role)
-        .outerjoin(Membership, sa.and_(Membership.event_id == Event.id,
-                                       Membership.user_id == user.id))
-        .where(Event.slug == slug)
-    ).first()
+    row = db.session.execute(_ROLE_ON_EVENT, {"user_id": user.id, "slug": slug}).first()
     if row is None:
         return None, None
     return row[0], row[1]
