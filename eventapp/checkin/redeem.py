@@ -111,6 +111,7 @@ class _Holder:
 
 
 _REGISTRATIONS, _CONTACTS = Registration.__table__, Contact.__table__
+_POINTS, _SCANS, _USERS = CheckinPoint.__table__, Scan.__table__, User.__table__
 # The hot path's statements, built once (Core: no ORM work per request).
 _HOLDER = (sa.select(_REGISTRATIONS.c.id, _REGISTRATIONS.c.status, _REGISTRATIONS.c.contact_id,
                      _REGISTRATIONS.c.channel_id, _REGISTRATIONS.c.gift_given_at,
@@ -130,7 +131,6 @@ def _holder(statement: Any, event_id: int, key: int) -> _Holder | None:
 
 # --- points -------------------------------------------------------------------------------
 
-_POINTS = CheckinPoint.__table__
 _POINT = sa.select(_POINTS.c.id, _POINTS.c.event_id, _POINTS.c.name, _POINTS.c.kind,
                    _POINTS.c.hall, _POINTS.c.active).where(
     _POINTS.c.id == sa.bindparam("point_id"), _POINTS.c.event_id == sa.bindparam("event_id"))
@@ -240,8 +240,8 @@ def _repeat(event: Event, point: CheckinPoint, staff: User | None, holder: _Hold
     stored = _stored_scan(event, request.client_scan_id)
     if stored is not None:
         return _replay(event, stored, holder)
-    first = _first_use(holder.id, scope)
-    if first is not None and scope != "gift" and _went_out_since(holder.id, scope, first):
+    first, went_out = _first_use_and_exit(holder.id, scope)
+    if first is not None and scope != "gift" and went_out:
         return _record(event, point, staff, request, ScanResult.REENTRY, code=code,
                        holder=holder, scope=scope, scanned_at=scanned_at)
     conflict = bool(request.offline and request.device_admitted)
@@ -250,41 +250,46 @@ def _repeat(event: Event, point: CheckinPoint, staff: User | None, holder: _Hold
                    conflict=conflict)
 
 
-def _first_use(registration_id: int, scope: str) -> FirstUse | None:
-    row = db.session.execute(
-        sa.select(Scan.id, Scan.scanned_at, CheckinPoint.name, User.name)
-        .join(CheckinPoint, Scan.point_id == CheckinPoint.id)
-        .outerjoin(User, Scan.staff_user_id == User.id)
-        .where(Scan.registration_id == registration_id, Scan.scope == scope,
-               Scan.result == ScanResult.VALID, Scan.undone_at.is_(None))).first()
-    if row is None:
-        return None
-    scan_id, at, point_name, staff_name = row
-    return FirstUse(at=at, point=point_name, staff=staff_name or "", scan_id=scan_id)
+_SCANS_C = _SCANS.c
+#: A person's standing entries and exits in a scope, oldest first (an index range).
+_HISTORY = (sa.select(_SCANS_C.id, _SCANS_C.result, _SCANS_C.scanned_at, _POINTS.c.name,
+                      _USERS.c.name.label("staff"))
+            .join(_POINTS, _SCANS_C.point_id == _POINTS.c.id)
+            .outerjoin(_USERS, _SCANS_C.staff_user_id == _USERS.c.id)
+            .where(_SCANS_C.registration_id == sa.bindparam("rid"),
+                   _SCANS_C.scope == sa.bindparam("scope"),
+                   _SCANS_C.result.in_((ScanResult.VALID, ScanResult.REENTRY, ScanResult.EXIT)),
+                   _SCANS_C.undone_at.is_(None))
+            .order_by(_SCANS_C.id))
+_STORED = sa.select(_SCANS_C.id, _SCANS_C.result, _SCANS_C.scope, _SCANS_C.scanned_at,
+                    _SCANS_C.conflict).where(_SCANS_C.event_id == sa.bindparam("event_id"),
+                                             _SCANS_C.client_scan_id == sa.bindparam("scan_id"))
 
 
-def _went_out_since(registration_id: int, scope: str, first: FirstUse) -> bool:
-    """Whether the person's latest standing scan in this scope is an exit."""
-    latest = db.session.scalar(
-        sa.select(Scan.result)
-        .where(Scan.registration_id == registration_id, Scan.scope == scope,
-               Scan.result.in_((ScanResult.VALID, ScanResult.REENTRY, ScanResult.EXIT)),
-               Scan.undone_at.is_(None), Scan.id >= first.scan_id)
-        .order_by(Scan.id.desc()).limit(1))
-    return latest == ScanResult.EXIT
+def _first_use_and_exit(registration_id: int, scope: str) -> tuple[FirstUse | None, bool]:
+    """The scope's standing valid scan (when, where, by whom), and whether the person's
+    latest entry or exit since is an exit; one query."""
+    rows = db.session.execute(_HISTORY, {"rid": registration_id, "scope": scope}).all()
+    valid = next((row for row in rows if row.result == ScanResult.VALID), None)
+    if valid is None:
+        return None, False
+    first = FirstUse(at=valid.scanned_at, point=valid.name, staff=valid.staff or "",
+                     scan_id=valid.id)
+    return first, rows[-1].result == ScanResult.EXIT
 
 
-def _stored_scan(event: Event, client_scan_id: str | None) -> Scan | None:
+def _stored_scan(event: Event, client_scan_id: str | None) -> Any:
+    """The scan this device already sent with this id (a retry, a re-sync), or None."""
     if not client_scan_id:
         return None
-    return db.session.scalar(sa.select(Scan).where(Scan.event_id == event.id,
-                                                   Scan.client_scan_id == client_scan_id))
+    return db.session.execute(_STORED, {"event_id": event.id,
+                                        "scan_id": client_scan_id[:64]}).first()
 
 
-def _replay(event: Event, stored: Scan, holder: _Holder | None) -> ScanOutcome:
+def _replay(event: Event, stored: Any, holder: _Holder | None) -> ScanOutcome:
     first = None
     if stored.result == ScanResult.ALREADY_USED and holder is not None and stored.scope:
-        first = _first_use(holder.id, stored.scope)
+        first, _went_out = _first_use_and_exit(holder.id, stored.scope)
     outcome = _outcome(event, stored.id, stored.result, holder, scanned_at=stored.scanned_at,
                        first=first, conflict=stored.conflict, scope=stored.scope)
     outcome.replayed = True
@@ -329,7 +334,6 @@ def _scan_values(event: Event, point: CheckinPoint, staff: User | None, request:
             "scanned_at": scanned_at, "recorded_at": now}
 
 
-_SCANS = Scan.__table__
 #: The scan INSERT, built once per dialect (a Core statement: no ORM work per request).
 _INSERT_SCAN = {name: dialect.insert(_SCANS).on_conflict_do_nothing().returning(_SCANS.c.id)
                 for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
