@@ -97,6 +97,9 @@ def tablet_words(supervisor: bool) -> dict[str, Any]:
         "camera_start": _("Start camera"),
         "camera_stop": _("Stop camera"),
         "no_name": _("(no name)"),
+        "logout_pending": _("%(count)s scans made offline are not synced yet. They stay on "
+                            "this tablet and are sent when someone of the gate team signs in "
+                            "here again. Log out anyway?", count="{count}"),
     }
     if supervisor:
         words.update({

@@ -534,5 +534,27 @@ export function createGateClient({
     stop() {
       clearInterval(timer);
     },
+    /**
+     * Signing out: wipe what this tablet keeps of the event (the roster's names, what it
+     * scanned, the cached page with its recent scans), unless scans still wait to be synced
+     * (they are never thrown away). Resolves { kept: number of waiting scans }.
+     */
+    async forget() {
+      await ready.catch(() => {});
+      const pending = store ? await store.pendingCount() : 0;
+      if (pending > 0) return { kept: pending };
+      clearInterval(timer);
+      if (store) { store.close(); store = null; }
+      await new Promise((resolve) => {
+        const request = indexedDB.deleteDatabase(`eventapp-gate-${eventId}`);
+        request.onsuccess = request.onerror = request.onblocked = () => resolve();
+      });
+      if (self.caches) {
+        const names = await caches.keys();
+        await Promise.all(names.filter((name) => name.startsWith("eventapp-gate:"))
+                               .map((name) => caches.delete(name)));
+      }
+      return { kept: 0 };
+    },
   };
 }

@@ -373,3 +373,17 @@ if (supervisor) {
 
 const saved = pointButtons.find((button) => button.dataset.pointChoice === recall(keys.point));
 if (saved) choosePoint(saved); else showPoints();
+
+// --- signing out: the tablet forgets the event's guests, unless scans wait to be synced ---
+
+const logout = document.querySelector("form[data-logout]");
+if (logout) {
+  logout.addEventListener("submit", async (event) => {
+    if (logout.dataset.forgotten) return;
+    event.preventDefault();
+    const { kept } = await client.forget().catch(() => ({ kept: 0 }));
+    if (kept > 0 && !window.confirm(fill(words.logout_pending, { count: kept }))) return;
+    logout.dataset.forgotten = "yes";
+    logout.requestSubmit();
+  });
+}

@@ -532,3 +532,54 @@ def test_without_webcrypto_ed25519_the_tablet_uses_noble(app, make, event,
     assert seen["chosen"] == "noble"
     assert [(r["result"], r["engine"]) for r in seen["results"]] == [
         ("valid", "noble"), ("forged", "noble")]
+
+
+PENDING_ON_TABLET = """async (eventId) => {
+  const db = await new Promise((resolve, reject) => {
+    const open = indexedDB.open(`eventapp-gate-${eventId}`);
+    open.onsuccess = () => resolve(open.result);
+    open.onerror = () => reject(open.error);
+  });
+  const count = await new Promise((resolve) => {
+    const request = db.transaction("pending").objectStore("pending").count();
+    request.onsuccess = () => resolve(request.result);
+  });
+  db.close();
+  return count;
+}"""
+KEPT_ON_TABLET = """async (eventId) => ({
+  databases: (await indexedDB.databases()).map((d) => d.name)
+    .filter((name) => name === `eventapp-gate-${eventId}`).length,
+  caches: (await caches.keys()).filter((name) => name.startsWith("eventapp-gate:")).length,
+})"""
+
+
+def test_logging_out_wipes_the_guest_list_unless_scans_wait(app: Flask, make: Factory,
+                                                           browse: Browsing) -> None:
+    event = make.event(title="Private Expo")
+    north = make.point(event, name="North gate", kind="entrance")
+    steward = make.user(name="Lin Steward")
+    make.membership(event, steward, "staff")
+    guest = make.registration(event, make.contact(name="Kept Offline"))
+
+    # A scan waits (offline): logging out asks, and "no" keeps the tablet as it is.
+    page = open_gate(browse, steward, event, north, roster=1)
+    browse.expected.append(NO_NETWORK)
+    page.context.set_offline(True)
+    scan_by_wedge(page, guest.ticket_code)
+    expect_result(page, "good", "Valid")
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Log out").click()
+    wait_for(page, lambda: bool(asked))
+    assert "1 scans made offline are not synced yet" in asked[0]
+    assert page.evaluate(KEPT_ON_TABLET, event.id) == {"databases": 1, "caches": 1}
+    expect(page).to_have_url(re.compile(r"/checkin$"))
+
+    # Synced: logging out wipes the roster, the scans and the cached page.
+    page.context.set_offline(False)
+    wait_for(page, lambda: count_offline_scans(app, event.id) == 1)
+    wait_for(page, lambda: page.evaluate(PENDING_ON_TABLET, event.id) == 0)
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(re.compile(r"/login"))
+    assert page.evaluate(KEPT_ON_TABLET, event.id) == {"databases": 0, "caches": 0}
