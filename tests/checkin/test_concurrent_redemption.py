@@ -59,8 +59,12 @@ def test_32_gates_redeeming_one_ticket_at_once_let_exactly_one_through(app, app_
     staff = make.user()
     code = make.registration(event).ticket_code
     with app.app_context():
-        db.engine.dispose()  # forked children must not share the parent's connections
-    context = multiprocessing.get_context("fork")
+        db.engine.dispose()
+    # Not a plain fork of this process: it runs other threads (Chromium's driver, servers'
+    # readers), and a fork can inherit one of their locks held, and hang. The fork server is a
+    # fresh single-threaded process that has imported the app once.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["eventapp", "tests.checkin.test_concurrent_redemption"])
     barrier, results = context.Barrier(WORKERS), context.Queue()
     gates = [context.Process(target=_gate_worker, args=(
         app_env, (event.id, point.id, staff.id), code, n, barrier, results))
