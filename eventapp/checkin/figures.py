@@ -123,7 +123,7 @@ def recent_scans(event: Event, *, point_id: int | None = None,
              .outerjoin(Contact, Registration.contact_id == Contact.id)
              .outerjoin(User, Scan.staff_user_id == User.id)
              .where(Scan.event_id == event.id)
-             .order_by(Scan.id.desc()).limit(limit))
+             .order_by(Scan.recorded_at.desc(), Scan.id.desc()).limit(limit))
     if point_id is not None:
         query = query.where(Scan.point_id == point_id)
     return [(scan, name or "", staff or "") for scan, name, staff in db.session.execute(query)]

@@ -296,3 +296,20 @@ def test_the_scans_of_an_erased_person_stay_as_anonymous_counts(app, make, event
         scans = db.session.scalars(sa.select(Scan)).all()
         assert len(scans) == 1 and scans[0].registration_id is None
         assert scans[0].result == ScanResult.VALID
+
+
+def test_the_latest_scans_are_newest_first_even_if_stored_out_of_order(app, make, event, gate):
+    """Offline batches and imported history arrive in any order: the time decides."""
+    from eventapp.checkin.figures import recent_scans
+
+    now = utcnow()
+    with app.app_context():
+        for minutes_ago in (5, 30, 1, 12):
+            db.session.add(Scan(event_id=event.id, point_id=gate.id, result=ScanResult.FORGED,
+                                scanned_at=now - timedelta(minutes=minutes_ago),
+                                recorded_at=now - timedelta(minutes=minutes_ago)))
+        db.session.commit()
+        ages = [round((now - scan.recorded_at).total_seconds() / 60)
+                for scan, _person, _staff in recent_scans(event)]
+
+    assert ages == [1, 5, 12, 30]
