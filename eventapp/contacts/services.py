@@ -73,29 +73,40 @@ class PersonDetails:
     locale: str | None = None
 
 
+_BY_PHONE = Contact.phone == sa.bindparam("phone")
+_BY_EMAIL = Contact.email == sa.bindparam("email")
+#: The lookup of find_contact, built once (a booking's hot path), by what is known.
+_CONTACT_BY = {(True, True): sa.select(Contact).where(sa.or_(_BY_PHONE, _BY_EMAIL)).limit(2),
+               (True, False): sa.select(Contact).where(_BY_PHONE).limit(1),
+               (False, True): sa.select(Contact).where(_BY_EMAIL).limit(1)}
+
+
 def find_contact(phone: str | None, email: str | None) -> Contact | None:
     """The contact with this mobile, else the one with this e-mail (the mobile wins: in China
     it is how people are known). One query."""
-    conditions = []
-    if phone:
-        conditions.append(Contact.phone == phone)
-    if email:
-        conditions.append(Contact.email == email)
-    if not conditions:
+    if not (phone or email):
         return None
-    found = list(db.session.scalars(sa.select(Contact).where(sa.or_(*conditions)).limit(2)))
+    query = _CONTACT_BY[bool(phone), bool(email)]
+    found = list(db.session.scalars(query, {"phone": phone, "email": email}))
     by_phone = next((c for c in found if phone and c.phone == phone), None)
     return by_phone or (found[0] if found else None)
 
 
-def create_contact(details: PersonDetails, *, source: str,
-                   consent_text: str | None = None) -> Contact:
-    """A new contact in the pool (added to the caller's transaction)."""
+def new_contact(details: PersonDetails, *, source: str,
+                consent_text: str | None = None) -> Contact:
+    """A new contact of the pool, not yet in the session (`create_contact` adds it)."""
     contact = Contact(name=details.name, phone=details.phone, email=details.email,
                       company=details.company, job_title=details.job_title, city=details.city,
                       locale=details.locale, sources=[source])
     if consent_text is not None:
         contact.consent_at, contact.consent_source = utcnow(), consent_text[:120]
+    return contact
+
+
+def create_contact(details: PersonDetails, *, source: str,
+                   consent_text: str | None = None) -> Contact:
+    """A new contact in the pool (added to the caller's transaction)."""
+    contact = new_contact(details, source=source, consent_text=consent_text)
     db.session.add(contact)
     return contact
 

@@ -62,6 +62,7 @@ from flask_babel import force_locale
 from sqlalchemy.orm import Mapped, mapped_column
 
 from eventapp.core.database import write_transactions
+from eventapp.core.inserts import insert_now
 from eventapp.core.mail import build_email, mail_domain, send_email, smtp_connection
 from eventapp.core.models import Base, BigId, enum_column
 from eventapp.core.sms import send_sms
@@ -138,14 +139,15 @@ def queue_message(*, medium: Medium, kind: str, recipient: str, locale: str,
                   event_id: int | None = None, contact_id: int | None = None,
                   registration_id: int | None = None, dedupe_key: str | None = None,
                   payload: dict[str, Any] | None = None) -> OutboxMessage:
-    """Add a message to the outbox in the caller's transaction; it is handed to the sender
-    once that transaction commits (and not at all if it rolls back)."""
+    """Add a message to the outbox in the caller's transaction (inserted now: the rows it
+    names must exist); it is handed to the sender once that transaction commits (and not at
+    all if it rolls back). A booking queues its messages this way: one INSERT each."""
     message = OutboxMessage(medium=medium, kind=kind, recipient=recipient, locale=locale,
                             event_id=event_id, contact_id=contact_id,
                             registration_id=registration_id, dedupe_key=dedupe_key,
                             payload=payload or {}, status=MessageStatus.QUEUED, attempts=0,
                             next_attempt_at=utcnow())
-    db.session.add(message)
+    insert_now(message)
     db.session.info.setdefault(NEW_MESSAGES, []).append(message)
     return message
 
@@ -259,7 +261,9 @@ def hand_over(message_ids: list[int]) -> None:
     celery = current_app.extensions.get("celery")
     if celery is not None and not celery.conf.task_always_eager:
         try:
-            celery.send_task(SEND_TASK, args=[message_ids])
+            # No result is kept: without ignore_result, a Redis result backend would
+            # subscribe to the task's result channel, a round trip per booking for nothing.
+            celery.send_task(SEND_TASK, args=[message_ids], ignore_result=True)
         except Exception:  # the broker is down: the booking stands, the flush sends later
             log.warning("outbox messages %s not handed to the broker; the periodic flush will "
                         "send them", message_ids, exc_info=True)

@@ -23,7 +23,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from eventapp.checkin.onsite import onsite_guide
-from eventapp.core.database import writes_database
+from eventapp.core.database import reads_first, writes_database
 from eventapp.core.errors import (HTTP_MESSAGES, DomainError, NotFound, ValidationFailed,
                                   handle_domain_error, handle_http_exception, wants_json)
 from eventapp.core.forms import commit_or_flash_error
@@ -181,6 +181,7 @@ def book_page(slug: str) -> Response:
 
 
 @bp.post("/e/<slug>/book")
+@reads_first  # validation and lookups before the write lock (booking.book: start_writing)
 def book(slug: str) -> Response | tuple[Response, int]:
     event = db.session.scalar(sa.select(Event).where(Event.slug == slug))
     if event is None or not is_public(event):
