@@ -360,17 +360,23 @@ def _check_everything_written(database: Database, bookings: LoadResult) -> None:
 
 
 def _say_what_the_broker_holds(broker_url: str) -> None:
-    """How many tasks the app handed to the broker: the outbox's sends, waiting for a worker."""
+    """How many tasks the app handed to the broker, and how many message ids they carry: the
+    outbox's sends, waiting for a worker (ids committed together share a task)."""
+    import base64
+    import json
+
     import redis
 
     client = redis.Redis.from_url(broker_url)
     try:
-        waiting = client.llen("celery")
+        tasks = [json.loads(raw) for raw in client.lrange("celery", 0, -1)]
     finally:
         client.close()
-    if waiting:
-        log(f"outbox: {waiting} send tasks (one per booking's transaction) wait on the broker "
-            "for a worker")
+    ids = sum(len(json.loads(base64.b64decode(task["body"]))[0][0]) for task in tasks)
+    if tasks:
+        log(f"outbox: {len(tasks)} send tasks carrying {ids} message ids wait on the broker "
+            f"for a worker (about {ids / len(tasks):.1f} ids a task: the ids committed in a "
+            "worker within the hand-over window go as one task)")
     else:
         log("outbox: the app queued no send task on the broker: the rows are written and "
             "wait, but handing them to the sender after commit is not built yet")

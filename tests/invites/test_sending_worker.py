@@ -14,6 +14,7 @@ import redis
 import sqlalchemy as sa
 from flask import Flask
 
+from eventapp.core import outbox
 from eventapp.core.outbox import Medium, MessageStatus, OutboxMessage, queue_message
 from eventapp.events.models import Event
 from eventapp.extensions import db
@@ -68,6 +69,34 @@ def _queued_tasks(broker: redis.Redis) -> list[tuple[str, list]]:
     return tasks
 
 
+def _tasks_soon(broker: redis.Redis, timeout: float = 5.0) -> list[tuple[str, list]]:
+    """The queued tasks once the hand-over window has passed (a timer thread sends them)."""
+    deadline = time.monotonic() + timeout
+    while not broker.llen("celery") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(outbox.HAND_OVER_WINDOW * 2)  # anything else of the same window
+    return _queued_tasks(broker)
+
+
+def test_messages_committed_together_go_to_the_broker_as_one_task_per_window(
+        broker_app, make, redis_server, monkeypatch):
+    """A burst of bookings: one push to Redis per window, at most HAND_OVER_BATCH ids each."""
+    monkeypatch.setattr(outbox, "HAND_OVER_WINDOW", 0.5)
+    monkeypatch.setattr(outbox, "HAND_OVER_BATCH", 4)
+    with broker_app.app_context():
+        ids = []
+        for n in range(3):  # three transactions, two messages each
+            ids += [queue_message(medium=medium, kind="ticket", locale="en", recipient=to)
+                    .id for medium, to in ((Medium.EMAIL, f"p{n}@example.com"),
+                                           (Medium.SMS, f"+861380013800{n}"))]
+            db.session.commit()
+    tasks = _tasks_soon(redis.Redis.from_url(redis_server.url), timeout=2)
+    # The batch filled up at the second transaction (4 ids) and went at once; the third
+    # transaction's ids waited for the window.
+    assert tasks[::-1] == [("eventapp.invites.send_messages", [ids[:4]]),  # oldest last
+                           ("eventapp.invites.send_messages", [ids[4:]])]
+
+
 def test_a_bookings_messages_go_to_the_broker_and_a_worker_sends_them(
         broker_app, broker_env, make, smtp_server, redis_server):
     event = make.event()
@@ -80,7 +109,7 @@ def test_a_bookings_messages_go_to_the_broker_and_a_worker_sends_them(
             OutboxMessage.registration_id == result.registration.id)
             .order_by(OutboxMessage.id)))
     assert len(ids) == 2  # the e-mail and the SMS
-    assert _queued_tasks(redis.Redis.from_url(redis_server.url)) == [
+    assert _tasks_soon(redis.Redis.from_url(redis_server.url)) == [
         ("eventapp.invites.send_messages", [ids])], "one task for the transaction's messages"
     assert _statuses(broker_app, ids) == {MessageStatus.QUEUED: 2}
 
