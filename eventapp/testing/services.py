@@ -207,10 +207,12 @@ def app_environment(database_url: str, instance_path: str | Path, *,
 class GunicornServer(_Server):
     """The app under gunicorn with `workers` sync workers, as the README recommends."""
 
-    def __init__(self, env: dict[str, str], *, workers: int = 4, threads: int = 1) -> None:
+    def __init__(self, env: dict[str, str], *, workers: int = 4, threads: int = 1,
+                 app: str = "eventapp.wsgi:app") -> None:
         self.env = env
         self.workers = workers
         self.threads = threads
+        self.app = app
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
@@ -222,7 +224,7 @@ class GunicornServer(_Server):
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"{LOOPBACK}:{self.port}",
              "--workers", str(self.workers), "--threads", str(self.threads),
-             "--log-level", "warning", "eventapp.wsgi:app"],
+             "--log-level", "warning", self.app],
             env=self.env, stdout=subprocess.DEVNULL,
             start_new_session=True)  # Ctrl-C reaches only its owner, which stops it cleanly
         wait_for_port(self.port, 60, self.process)
