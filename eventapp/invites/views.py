@@ -180,10 +180,18 @@ def book_page(slug: str) -> Response:
     return redirect(url_for("invites.invitation", slug=slug, _anchor="book"))
 
 
+#: The event a booking is for, without the long texts and lists a booking does not read (a
+#: page shown again after a mistake loads them when it needs them).
+_EVENT_TO_BOOK = sa.select(Event).where(Event.slug == sa.bindparam("slug")).options(
+    sa.orm.defer(Event.description), sa.orm.defer(Event.transport_notes),
+    sa.orm.defer(Event.agenda), sa.orm.defer(Event.weather_note),
+    sa.orm.defer(Event.privacy_text), sa.orm.defer(Event.venue_help))
+
+
 @bp.post("/e/<slug>/book")
 @reads_first  # validation and lookups before the write lock (booking.book: start_writing)
 def book(slug: str) -> Response | tuple[Response, int]:
-    event = db.session.scalar(sa.select(Event).where(Event.slug == slug))
+    event = db.session.scalar(_EVENT_TO_BOOK, {"slug": slug})
     if event is None or not is_public(event):
         raise NotFound()
     form = request.form.to_dict(flat=False)
