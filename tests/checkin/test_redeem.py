@@ -4,14 +4,17 @@ that every scan is stored with its point, device and staff member and logged as 
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
 import sqlalchemy as sa
 
-from eventapp.checkin.models import Scan
-from eventapp.core.activity import Activity, ActivityKind
-from eventapp.events.models import Registration, RegistrationStatus
+from eventapp.auth.models import User
+from eventapp.checkin.models import CheckinPoint, Scan, ScanResult
+from eventapp.checkin.redeem import ScanOutcome, ScanRequest, redeem_code
+from eventapp.core.activity import Activity, ActivityKind, activity_recorded
+from eventapp.events.models import Event, Registration, RegistrationStatus
 from eventapp.extensions import db
 from eventapp.invites.tickets import new_key_pair, sign_ticket
 
@@ -243,8 +246,65 @@ def test_a_redemption_reads_before_it_takes_the_write_lock(app, make, event, gat
 
     assert response.get_json()["result"] == "valid"
     work = [s for s in statements if s not in ("BEGIN", "BEGIN IMMEDIATE")]
-    assert work == ["SELECT"] * 4 + ["INSERT", "UPDATE", "INSERT"], statements
+    # PostgreSQL: the scan, the arrival and the activity are one statement (CTEs).
+    writes = ["WITH"] if engine.dialect.name == "postgresql" else ["INSERT", "UPDATE", "INSERT"]
+    assert work == ["SELECT"] * 4 + writes, statements
     if engine.dialect.name == "sqlite":
         immediate = statements.index("BEGIN IMMEDIATE")
         assert statements[0] == "BEGIN", "the reads run in a read transaction"
         assert statements[immediate + 1:] == ["INSERT", "UPDATE", "INSERT"]
+
+
+def test_a_first_scan_writes_its_arrival_and_activity_and_a_racing_one_neither(
+        app, make, event, gate):
+    """The valid scan, the arrival time and the CHECKIN activity go in together (one
+    statement on PostgreSQL), and the signal tells of the activity as stored; a second gate
+    redeeming the same ticket meanwhile waits, then stores its scan as already used and
+    changes neither the arrival nor the behaviour log."""
+    channel = make.channel(event)
+    registration = make.registration(event, channel=channel)
+    staff = make.user()
+    heard: list[Activity] = []
+    second: list[ScanOutcome] = []
+
+    def redeem(device: str) -> ScanOutcome:
+        outcome = redeem_code(db.session.get(Event, event.id),
+                              db.session.get(CheckinPoint, gate.id),
+                              db.session.get(User, staff.id), registration.ticket_code,
+                              ScanRequest(point_id=gate.id, device_id=device,
+                                          client_scan_id=str(uuid.uuid4())))
+        db.session.flush()
+        return outcome
+
+    def other_gate() -> None:  # if it fails, `second` stays empty
+        with app.app_context():
+            second.append(redeem("tablet-2"))
+            db.session.commit()
+
+    with activity_recorded.connected_to(heard.append), app.app_context():
+        first = redeem("tablet-1")
+        racer = threading.Thread(target=other_gate)
+        racer.start()
+        racer.join(timeout=1)
+        assert racer.is_alive(), "the second gate waits for the first one's transaction"
+        db.session.commit()
+        racer.join(timeout=30)
+
+    assert first.result == ScanResult.VALID
+    assert [outcome.result for outcome in second] == [ScanResult.ALREADY_USED]
+    with app.app_context():
+        scans = db.session.scalars(sa.select(Scan).order_by(Scan.id)).all()
+        assert [(s.result, s.device_id, s.point_id, s.staff_user_id) for s in scans] == [
+            (ScanResult.VALID, "tablet-1", gate.id, staff.id),
+            (ScanResult.ALREADY_USED, "tablet-2", gate.id, staff.id)]
+        assert db.session.get(Registration, registration.id).checked_in_at == \
+            scans[0].scanned_at
+        activities = db.session.scalars(sa.select(Activity)).all()
+    columns = ("kind", "event_id", "contact_id", "visitor_id", "channel_id", "reference",
+               "value", "occurred_at")
+    assert [tuple(getattr(a, c) for c in columns) for a in activities] == [
+        (ActivityKind.CHECKIN, event.id, registration.contact_id, None, channel.id,
+         f"scan:{first.scan_id}", None, scans[0].scanned_at)]
+    assert [tuple(getattr(a, c) for c in columns) for a in heard] == \
+        [tuple(getattr(a, c) for c in columns) for a in activities], \
+        "subscribers hear of the activity once, as stored"
