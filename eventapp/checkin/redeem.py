@@ -138,12 +138,26 @@ _POINT = sa.select(_POINTS.c.id, _POINTS.c.event_id, _POINTS.c.name, _POINTS.c.k
     _POINTS.c.id == sa.bindparam("point_id"), _POINTS.c.event_id == sa.bindparam("event_id"))
 
 
+#: The point and the registration a ticket serial names (NULLs if none), in one query.
+_POINT_AND_HOLDER = _POINT.add_columns(*_HOLDER.selected_columns).select_from(_POINTS.outerjoin(
+    _REGISTRATIONS.join(_CONTACTS, _REGISTRATIONS.c.contact_id == _CONTACTS.c.id),
+    sa.and_(_REGISTRATIONS.c.event_id == _POINTS.c.event_id,
+            _REGISTRATIONS.c.ticket_serial == sa.bindparam("key"))))
+_POINT_WIDTH = len(_POINT.selected_columns)
+
+
 def usable_point(event: Event, point_id: int) -> CheckinPoint:
     """The event's active check-in point `point_id`; NotFound or PointNotUsable."""
-    row = db.session.execute(_POINT, {"point_id": point_id, "event_id": event.id}).first()
+    return _usable(db.session.execute(_POINT, {"point_id": point_id,
+                                               "event_id": event.id}).first())
+
+
+def _usable(row: Any) -> CheckinPoint:
     if row is None:
         raise NotFound()
-    point = CheckinPoint(**row._asdict())  # what the scan needs to know of it; not in the session
+    # What the scan needs to know of the point; not in the session.
+    point = CheckinPoint(**dict(zip(_POINT.selected_columns.keys(), row[:_POINT_WIDTH],
+                                    strict=True)))
     if not point.active:
         raise PointNotUsable()
     return point
@@ -157,16 +171,38 @@ def redeem_code(event: Event, point: CheckinPoint, staff: User | None, code: str
     exactly once per scope however many gates scan at once, otherwise why not. Runs in the
     caller's write transaction."""
     code = (code or "").strip()[:130]
-    try:
-        claim = verify_ticket(code, event.id, event.ticket_public_key,
-                              key_of_event=_public_key_of)
-    except InvalidTicket as error:
-        return _record_refusal(event, point, staff, request, _PROBLEM_RESULTS[error.problem],
-                               code=code)
-    holder = _holder(_HOLDER_BY_SERIAL, event.id, claim.serial)
-    if holder is None:
-        return _record_refusal(event, point, staff, request, ScanResult.UNKNOWN, code=code)
+    serial = _serial(event, code)
+    if isinstance(serial, ScanResult):
+        return _record_refusal(event, point, staff, request, serial, code=code)
+    holder = _holder(_HOLDER_BY_SERIAL, event.id, serial)
     return _redeem(event, point, staff, holder, request, code=code)
+
+
+def redeem_code_at(event: Event, point_id: int, staff: User | None, code: str,
+                   request: ScanRequest) -> ScanOutcome:
+    """`redeem_code` at the event's active check-in point `point_id` (else NotFound or
+    PointNotUsable), reading the point and the ticket's registration in one query: the
+    gate's hot path."""
+    code = (code or "").strip()[:130]
+    serial = _serial(event, code)
+    refused = serial if isinstance(serial, ScanResult) else None
+    row = db.session.execute(_POINT_AND_HOLDER, {"point_id": point_id, "event_id": event.id,
+                                                 "key": None if refused else serial}).first()
+    point = _usable(row)
+    if refused is not None:
+        return _record_refusal(event, point, staff, request, refused, code=code)
+    holder = row[_POINT_WIDTH:]
+    return _redeem(event, point, staff, _Holder(*holder) if holder[0] is not None else None,
+                   request, code=code)
+
+
+def _serial(event: Event, code: str) -> int | ScanResult:
+    """The ticket serial a genuine code of this event carries, or why it is refused."""
+    try:
+        return verify_ticket(code, event.id, event.ticket_public_key,
+                             key_of_event=_public_key_of).serial
+    except InvalidTicket as error:
+        return _PROBLEM_RESULTS[error.problem]
 
 
 def check_in_by_hand(event: Event, point: CheckinPoint, staff: User,
@@ -195,8 +231,10 @@ def _scanned_at(request: ScanRequest, now: datetime) -> datetime:
     return moment
 
 
-def _redeem(event: Event, point: CheckinPoint, staff: User | None, holder: _Holder,
+def _redeem(event: Event, point: CheckinPoint, staff: User | None, holder: _Holder | None,
             request: ScanRequest, *, code: str) -> ScanOutcome:
+    if holder is None:  # a genuine ticket of no registration of the event (now)
+        return _record_refusal(event, point, staff, request, ScanResult.UNKNOWN, code=code)
     if holder.status == RegistrationStatus.CANCELLED:
         return _record_refusal(event, point, staff, request, ScanResult.CANCELLED, code=code,
                                holder=holder)
