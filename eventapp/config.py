@@ -161,8 +161,9 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
     broker = values["CELERY_BROKER_URL"]
     values.update(
         SQLALCHEMY_DATABASE_URI=database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True} if not database_url.startswith(
-            "sqlite") else {},
+        # No pool_pre_ping (a round trip per request): core/database.py checks PostgreSQL's
+        # pooled connections before use without one, and pings those idle a while.
+        SQLALCHEMY_ENGINE_OPTIONS={},
         MAX_CONTENT_LENGTH=values["MAX_UPLOAD_MB"],
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -61,9 +61,8 @@ def list_points(event: Event) -> list[Any]:
 def redeem(data: dict[str, Any], event: Event) -> dict[str, Any]:
     """Redeem a scanned ticket at a point. Exactly one of any number of simultaneous scans of
     one ticket is `valid`; the others are `already_used` with when, where and by whom."""
-    point = usable_point(event, data["point_id"])
-    outcome = services.redeem_code(event, point, current_user, data["code"],
-                                   _scan_request(data))
+    outcome = services.redeem_code_at(event, data["point_id"], current_user, data["code"],
+                                      _scan_request(data))
     db.session.commit()
     return outcome_body(event, outcome)
 

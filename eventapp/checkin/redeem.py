@@ -4,8 +4,9 @@ hand, a walk-in, an offline scan synced later and the API.
 Redemption is the hot path of the doors opening, so a first scan is one short transaction:
 the registration and its contact (one indexed SELECT), the valid scan (one INSERT that the
 partial unique index lets through at most once per scope, `ON CONFLICT DO NOTHING`), the
-registration's bookkeeping (one UPDATE by id) and the activity. The signature is checked in
-memory before the transaction needs anything. Repeats and refusals take a few more reads to
+registration's bookkeeping (one UPDATE by id) and the activity; on PostgreSQL these three are
+one statement (data-modifying CTEs), so one round trip. The signature is checked in memory
+before the transaction needs anything. Repeats and refusals take a few more reads to
 say when, where and by whom the ticket was used.
 """
 
@@ -23,7 +24,8 @@ from eventapp.auth.models import User
 from eventapp.checkin.models import (ADMITTED, CheckinPoint, Direction, PointKind, Scan,
                                      ScanResult)
 from eventapp.contacts.models import Contact
-from eventapp.core.activity import ActivityKind, record_activity
+from eventapp.core.activity import (ActivityKind, activity_insert_from, activity_values,
+                                    announce_activity, record_activity)
 from eventapp.core.database import start_writing
 from eventapp.core.errors import Conflict, NotFound
 from eventapp.core.time import utcnow
@@ -136,12 +138,26 @@ _POINT = sa.select(_POINTS.c.id, _POINTS.c.event_id, _POINTS.c.name, _POINTS.c.k
     _POINTS.c.id == sa.bindparam("point_id"), _POINTS.c.event_id == sa.bindparam("event_id"))
 
 
+#: The point and the registration a ticket serial names (NULLs if none), in one query.
+_POINT_AND_HOLDER = _POINT.add_columns(*_HOLDER.selected_columns).select_from(_POINTS.outerjoin(
+    _REGISTRATIONS.join(_CONTACTS, _REGISTRATIONS.c.contact_id == _CONTACTS.c.id),
+    sa.and_(_REGISTRATIONS.c.event_id == _POINTS.c.event_id,
+            _REGISTRATIONS.c.ticket_serial == sa.bindparam("key"))))
+_POINT_WIDTH = len(_POINT.selected_columns)
+
+
 def usable_point(event: Event, point_id: int) -> CheckinPoint:
     """The event's active check-in point `point_id`; NotFound or PointNotUsable."""
-    row = db.session.execute(_POINT, {"point_id": point_id, "event_id": event.id}).first()
+    return _usable(db.session.execute(_POINT, {"point_id": point_id,
+                                               "event_id": event.id}).first())
+
+
+def _usable(row: Any) -> CheckinPoint:
     if row is None:
         raise NotFound()
-    point = CheckinPoint(**row._asdict())  # what the scan needs to know of it; not in the session
+    # What the scan needs to know of the point; not in the session.
+    point = CheckinPoint(**dict(zip(_POINT.selected_columns.keys(), row[:_POINT_WIDTH],
+                                    strict=True)))
     if not point.active:
         raise PointNotUsable()
     return point
@@ -155,16 +171,38 @@ def redeem_code(event: Event, point: CheckinPoint, staff: User | None, code: str
     exactly once per scope however many gates scan at once, otherwise why not. Runs in the
     caller's write transaction."""
     code = (code or "").strip()[:130]
-    try:
-        claim = verify_ticket(code, event.id, event.ticket_public_key,
-                              key_of_event=_public_key_of)
-    except InvalidTicket as error:
-        return _record_refusal(event, point, staff, request, _PROBLEM_RESULTS[error.problem],
-                               code=code)
-    holder = _holder(_HOLDER_BY_SERIAL, event.id, claim.serial)
-    if holder is None:
-        return _record_refusal(event, point, staff, request, ScanResult.UNKNOWN, code=code)
+    serial = _serial(event, code)
+    if isinstance(serial, ScanResult):
+        return _record_refusal(event, point, staff, request, serial, code=code)
+    holder = _holder(_HOLDER_BY_SERIAL, event.id, serial)
     return _redeem(event, point, staff, holder, request, code=code)
+
+
+def redeem_code_at(event: Event, point_id: int, staff: User | None, code: str,
+                   request: ScanRequest) -> ScanOutcome:
+    """`redeem_code` at the event's active check-in point `point_id` (else NotFound or
+    PointNotUsable), reading the point and the ticket's registration in one query: the
+    gate's hot path."""
+    code = (code or "").strip()[:130]
+    serial = _serial(event, code)
+    refused = serial if isinstance(serial, ScanResult) else None
+    row = db.session.execute(_POINT_AND_HOLDER, {"point_id": point_id, "event_id": event.id,
+                                                 "key": None if refused else serial}).first()
+    point = _usable(row)
+    if refused is not None:
+        return _record_refusal(event, point, staff, request, refused, code=code)
+    holder = row[_POINT_WIDTH:]
+    return _redeem(event, point, staff, _Holder(*holder) if holder[0] is not None else None,
+                   request, code=code)
+
+
+def _serial(event: Event, code: str) -> int | ScanResult:
+    """The ticket serial a genuine code of this event carries, or why it is refused."""
+    try:
+        return verify_ticket(code, event.id, event.ticket_public_key,
+                             key_of_event=_public_key_of).serial
+    except InvalidTicket as error:
+        return _PROBLEM_RESULTS[error.problem]
 
 
 def check_in_by_hand(event: Event, point: CheckinPoint, staff: User,
@@ -193,8 +231,10 @@ def _scanned_at(request: ScanRequest, now: datetime) -> datetime:
     return moment
 
 
-def _redeem(event: Event, point: CheckinPoint, staff: User | None, holder: _Holder,
+def _redeem(event: Event, point: CheckinPoint, staff: User | None, holder: _Holder | None,
             request: ScanRequest, *, code: str) -> ScanOutcome:
+    if holder is None:  # a genuine ticket of no registration of the event (now)
+        return _record_refusal(event, point, staff, request, ScanResult.UNKNOWN, code=code)
     if holder.status == RegistrationStatus.CANCELLED:
         return _record_refusal(event, point, staff, request, ScanResult.CANCELLED, code=code,
                                holder=holder)
@@ -207,29 +247,42 @@ def _redeem(event: Event, point: CheckinPoint, staff: User | None, holder: _Hold
     if request.direction == Direction.OUT:
         return _record(event, point, staff, request, ScanResult.EXIT, code=code, holder=holder,
                        scope=scope, scanned_at=scanned_at)
-    scan_id = _insert_scan(_scan_values(event, point, staff, request, ScanResult.VALID,
-                                        code=code, holder=holder, scope=scope,
-                                        scanned_at=scanned_at, now=now))
+    scan_id = _admit(event, point, holder, scope, _scan_values(
+        event, point, staff, request, ScanResult.VALID, code=code, holder=holder, scope=scope,
+        scanned_at=scanned_at, now=now))
     if scan_id is None:  # the scope's valid scan exists, or this very scan was stored before
         return _repeat(event, point, staff, holder, request, code=code, scope=scope,
                        scanned_at=scanned_at)
-    _bookkeep(event, point, holder, scope, scanned_at, scan_id)
     return _outcome(event, scan_id, ScanResult.VALID, holder, scanned_at=scanned_at,
                     scope=scope)
 
 
-def _bookkeep(event: Event, point: CheckinPoint, holder: _Holder, scope: str,
-              scanned_at: datetime, scan_id: int) -> None:
-    """What a valid scan changes besides the scan: the arrival or gift time on the
-    registration, and the behaviour log."""
-    column = {"venue": "checked_in_at", "gift": "gift_given_at"}.get(scope)
-    if column is not None:
-        db.session.execute(_MARK[column], {"rid": holder.id, "at": scanned_at})
+def _admit(event: Event, point: CheckinPoint, holder: _Holder, scope: str,
+           values: dict[str, Any]) -> int | None:
+    """INSERT the valid scan and, only if the unique index let it in, what it changes
+    besides: the arrival or gift time on the registration and the behaviour log. The new
+    scan's id, or None (then nothing was written). On PostgreSQL this is one statement
+    (data-modifying CTEs: one round trip instead of three); SQLite has none, so three."""
+    column = _MARKED.get(scope)
     kind = {"gift": ActivityKind.GIFT}.get(scope) or (
         ActivityKind.BOOTH_SCAN if point.kind == PointKind.BOOTH else ActivityKind.CHECKIN)
-    record_activity(kind, event_id=event.id, contact_id=holder.contact_id,
-                    channel_id=holder.channel_id, reference=f"scan:{scan_id}",
-                    occurred_at=scanned_at)
+    activity = activity_values(kind, event_id=event.id, contact_id=holder.contact_id,
+                               channel_id=holder.channel_id, occurred_at=values["scanned_at"])
+    start_writing(db.session)
+    if db.session.get_bind().dialect.name == "postgresql":
+        scan_id = db.session.execute(_ADMIT[column], {
+            **{f"scan_{name}": value for name, value in values.items()},
+            **{f"activity_{name}": activity[name] for name in ("kind", "contact_id",
+                                                                "channel_id")}}).scalar()
+        if scan_id is not None:
+            announce_activity({**activity, "reference": f"scan:{scan_id}"})
+        return scan_id
+    scan_id = _insert_scan(values)
+    if scan_id is not None:
+        if column is not None:
+            db.session.execute(_MARK[column], {"rid": holder.id, "at": values["scanned_at"]})
+        record_activity(**{**activity, "reference": f"scan:{scan_id}"})
+    return scan_id
 
 
 def _repeat(event: Event, point: CheckinPoint, staff: User | None, holder: _Holder,
@@ -337,6 +390,41 @@ def _scan_values(event: Event, point: CheckinPoint, staff: User | None, request:
 #: The scan INSERT, built once per dialect (a Core statement: no ORM work per request).
 _INSERT_SCAN = {name: dialect.insert(_SCANS).on_conflict_do_nothing().returning(_SCANS.c.id)
                 for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+
+
+def _admission(column: str | None) -> sa.Select[Any]:
+    """PostgreSQL's one statement for a valid scan: the scan's INSERT (skipped, as in
+    `_insert_scan`, if a unique index refuses it), then from its RETURNING row, so only if
+    it went in, the registration's `column` (None: nothing to mark) and the activity
+    (referring to the scan as "scan:<id>", at the scan's time). Selects the scan's id.
+    Its parameters are `scan_<column>` and `activity_<column>`: SQLAlchemy would make a
+    parameter named as a column of registrations part of the UPDATE's SET clause."""
+    scan = (postgresql.insert(_SCANS)
+            .values({name: sa.bindparam(f"scan_{name}") for name in _SCAN_FIELDS})
+            .on_conflict_do_nothing()
+            .returning(_SCANS.c.id, _SCANS.c.event_id, _SCANS.c.registration_id,
+                       _SCANS.c.scanned_at)
+            .cte("scan"))
+    activity = activity_insert_from(sa.select(
+        sa.bindparam("activity_kind", type_=sa.String).label("kind"), scan.c.event_id,
+        sa.bindparam("activity_contact_id", type_=sa.Integer).label("contact_id"),
+        sa.bindparam("activity_channel_id", type_=sa.Integer).label("channel_id"),
+        (sa.literal("scan:") + sa.cast(scan.c.id, sa.String)).label("reference"),
+        scan.c.scanned_at.label("occurred_at")))
+    statement = sa.select(scan.c.id).add_cte(activity.cte("activity"))
+    if column is not None:
+        statement = statement.add_cte(
+            _REGISTRATIONS.update().where(_REGISTRATIONS.c.id == scan.c.registration_id)
+            .values({column: scan.c.scanned_at}).cte("marked"))
+    return statement
+
+
+#: The registration's column a valid scan of a scope sets (other scopes set none).
+_MARKED = {"venue": "checked_in_at", "gift": "gift_given_at"}
+_SCAN_FIELDS = ("event_id", "point_id", "registration_id", "staff_user_id", "device_id",
+                "client_scan_id", "direction", "scope", "result", "code", "manual", "offline",
+                "conflict", "scanned_at", "recorded_at")
+_ADMIT = {column: _admission(column) for column in (*_MARKED.values(), None)}
 
 
 def _insert_scan(values: dict[str, Any]) -> int | None:

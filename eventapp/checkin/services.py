@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from eventapp.auth.models import User
 from eventapp.checkin.models import CheckinPoint, Direction, PointKind, Scan, ScanResult
 from eventapp.checkin.redeem import (ScanOutcome, ScanRequest, check_in_by_hand, redeem_code,
-                                     usable_point)
+                                     redeem_code_at, usable_point)
 from eventapp.contacts.models import Contact
 from eventapp.core.activity import ActivityKind, record_activity
 from eventapp.core.errors import Conflict, NotFound, ValidationFailed
@@ -243,4 +243,5 @@ def find_for_checkin(event: Event, search: str, limit: int = 20) -> list[tuple[R
         .order_by(order, Contact.name).limit(limit))]
 
 
-__all__ = ["ScanOutcome", "ScanRequest", "check_in_by_hand", "redeem_code", "usable_point"]
+__all__ = ["ScanOutcome", "ScanRequest", "check_in_by_hand", "redeem_code", "redeem_code_at",
+           "usable_point"]

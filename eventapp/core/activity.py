@@ -110,15 +110,46 @@ def record_activity(
 ) -> Activity:
     """Add one behaviour to the log in the caller's transaction (it commits or rolls back with
     it). The returned Activity (also the signal's sender) is not in the session."""
-    if contact_id is None and visitor_id is None:
-        raise ValueError("an activity belongs to a contact or to an anonymous visitor")
-    values = {"kind": str(kind), "event_id": event_id, "contact_id": contact_id,
-              "visitor_id": visitor_id, "channel_id": channel_id, "reference": reference,
-              "value": Decimal(value) if value is not None else None,
-              "occurred_at": occurred_at or utcnow()}
+    values = activity_values(kind, event_id=event_id, contact_id=contact_id,
+                             visitor_id=visitor_id, channel_id=channel_id,
+                             reference=reference, value=value, occurred_at=occurred_at)
     # One Core INSERT, now: behaviour is recorded on hot paths (a check-in, a page view), and
     # the row needs nothing the unit of work does (no relationships, no id read back).
     db.session.execute(_INSERT, values)
+    return announce_activity(values)
+
+
+def activity_values(
+    kind: ActivityKind,
+    *,
+    event_id: int | None,
+    contact_id: int | None = None,
+    visitor_id: str | None = None,
+    channel_id: int | None = None,
+    reference: str | None = None,
+    value: Decimal | int | None = None,
+    occurred_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The row `record_activity` inserts, checked: for a hot path that inserts it inside a
+    statement of its own (`activity_insert_from`) and then calls `announce_activity`."""
+    if contact_id is None and visitor_id is None:
+        raise ValueError("an activity belongs to a contact or to an anonymous visitor")
+    return {"kind": str(kind), "event_id": event_id, "contact_id": contact_id,
+            "visitor_id": visitor_id, "channel_id": channel_id, "reference": reference,
+            "value": Decimal(value) if value is not None else None,
+            "occurred_at": occurred_at or utcnow()}
+
+
+def activity_insert_from(rows: sa.Select[Any]) -> sa.Insert:
+    """The INSERT of the activities `rows` selects (labelled by column name, as
+    `activity_values` names them): to fold recording into a larger statement, such as a
+    data-modifying CTE on PostgreSQL. Announce each row inserted with `announce_activity`."""
+    names = [column.name for column in rows.selected_columns]
+    return sa.insert(Activity.__table__).from_select(names, rows)
+
+
+def announce_activity(values: dict[str, Any]) -> Activity:
+    """Tell subscribers of an activity row just inserted in the caller's transaction."""
     activity = Activity(**values)
     activity_recorded.send(activity)
     return activity

@@ -30,13 +30,19 @@ SQLite (the embedded default) is made safe for several gunicorn workers writing 
 - Migrations run with foreign keys off (checked afterwards): Alembic rebuilds a SQLite table
   to alter it, and dropping the old table would otherwise cascade-delete its children.
 
-PostgreSQL needs nothing here: row locks and READ COMMITTED do the job.
+PostgreSQL needs no locking here: row locks and READ COMMITTED do the job. Its pooled
+connections are checked before use without pool_pre_ping's round trip on every checkout
+(one of the few of a ticket redemption): a connection the server closed (a restart, a crash,
+`pg_terminate_backend`) has its goodbye or end of file waiting on its socket, seen by a
+non-blocking poll; one idle for PING_AFTER_IDLE_S or more is also pinged, for a server gone
+without a word (a host that died). Either way the pool opens a new connection instead.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import select
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -50,6 +56,9 @@ from flask import current_app, g, has_request_context, request
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 View = TypeVar("View", bound=Callable[..., Any])
+#: A pooled PostgreSQL connection idle this long is pinged (a round trip) before it is used.
+PING_AFTER_IDLE_S = 1.0
+_IDLE_SINCE = "eventapp_idle_since"
 _writing: ContextVar[bool] = ContextVar("eventapp_writing", default=False)
 
 
@@ -206,8 +215,41 @@ def _end_after(original: Callable[[Any], None], transactions: _Transactions
     return finish
 
 
+def _closed_by_server(connection: Any) -> bool:
+    """Whether the server closed this idle psycopg connection: between queries it sends
+    nothing, so anything to read on the socket is its goodbye (or the end of the stream)."""
+    if connection.closed or connection.broken:
+        return True
+    poll = select.poll()
+    poll.register(connection.fileno(), select.POLLIN)
+    return bool(poll.poll(0))
+
+
+def _check_postgresql_connections(engine: sa.Engine) -> None:
+    dialect = engine.dialect
+
+    @sa.event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop(_IDLE_SINCE, None)
+        if idle_since is None:  # a new connection
+            return
+        if _closed_by_server(dbapi_connection):
+            raise sa.exc.DisconnectionError("the server closed this connection")
+        if time.monotonic() - idle_since >= PING_AFTER_IDLE_S:
+            try:
+                dialect.do_ping(dbapi_connection)
+            except dialect.loaded_dbapi.Error as error:  # as pool_pre_ping: all are suspect
+                raise sa.exc.InvalidatePoolError(f"no answer to a ping: {error}") from error
+
+
 def configure_engine(engine: sa.Engine, *, busy_timeout_ms: int) -> None:
     """Attach the dialect-specific set-up above to a freshly created engine."""
+    if engine.dialect.name == "postgresql":
+        _check_postgresql_connections(engine)
     if engine.dialect.name != "sqlite":
         return
     in_memory = engine.url.database in (None, "", ":memory:")

@@ -149,6 +149,13 @@ class PostgresServer(_Server):
                              autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
+    def restart(self, mode: str = "fast") -> None:
+        """Stop the server (`fast`: as a service manager does; `immediate`: as a crash does)
+        and start it again on the same port, with its data: every connection to it is cut."""
+        assert self.folder is not None, "start the server first"
+        self._run(_postgres_bin("pg_ctl"), "-D", str(self.folder / "data"), "-l",
+                  str(self.folder / "server.log"), "-m", mode, "-w", "-t", "60", "restart")
+
     def stop(self) -> None:
         if self.folder is None:
             return

@@ -4,14 +4,17 @@ that every scan is stored with its point, device and staff member and logged as 
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
 import sqlalchemy as sa
 
-from eventapp.checkin.models import Scan
-from eventapp.core.activity import Activity, ActivityKind
-from eventapp.events.models import Registration, RegistrationStatus
+from eventapp.auth.models import User
+from eventapp.checkin.models import CheckinPoint, Scan, ScanResult
+from eventapp.checkin.redeem import ScanOutcome, ScanRequest, redeem_code
+from eventapp.core.activity import Activity, ActivityKind, activity_recorded
+from eventapp.events.models import Event, Registration, RegistrationStatus
 from eventapp.extensions import db
 from eventapp.invites.tickets import new_key_pair, sign_ticket
 
@@ -158,21 +161,25 @@ def test_the_gift_is_handed_out_once(app, make, event, gate, staff_client):
         assert kinds == [ActivityKind.CHECKIN, ActivityKind.GIFT]
 
 
-def test_a_closed_or_foreign_point_is_an_error_not_a_scan(make, event, staff_client):
+@pytest.mark.parametrize("ticket", ["genuine", "junk"])
+def test_a_closed_or_foreign_point_is_an_error_not_a_scan(app, make, event, staff_client,
+                                                          ticket):
     closed = make.point(event, active=False)
     foreign = make.point(make.event())
     registration = make.registration(event)
+    code = registration.ticket_code if ticket == "genuine" else "https://example.com/?x=1"
     headers = {"X-CSRFToken": staff_client.csrf_token()}
     url = f"/api/v1/events/{event.slug}/checkin/redemptions"
 
-    shut = staff_client.post(url, json={"code": registration.ticket_code,
-                                        "point_id": closed.id}, headers=headers)
-    elsewhere = staff_client.post(url, json={"code": registration.ticket_code,
-                                             "point_id": foreign.id}, headers=headers)
+    shut = staff_client.post(url, json={"code": code, "point_id": closed.id}, headers=headers)
+    elsewhere = staff_client.post(url, json={"code": code, "point_id": foreign.id},
+                                  headers=headers)
 
     assert shut.status_code == 409
     assert "closed" in shut.get_json()["error"]["message"]
     assert elsewhere.status_code == 404
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Scan)) == 0
 
 
 def test_undo_by_a_supervisor_lets_the_ticket_in_again(app, make, event, gate, staff_client,
@@ -220,8 +227,9 @@ def test_a_scan_at_an_event_without_a_ticket_key_is_refused_not_an_error(app, ma
 
 def test_a_redemption_reads_before_it_takes_the_write_lock(app, make, event, gate,
                                                           staff_client):
-    """The hot path: who asks, their role, the point and the ticket are read first; SQLite's
-    write lock is taken only for the scan, the arrival and the activity. Few statements."""
+    """The hot path: who asks, their role, the point with the ticket's registration are read
+    first; SQLite's write lock is taken only for the scan, the arrival and the activity. Few
+    statements."""
     registration = make.registration(event)
     csrf = staff_client.csrf_token()
     statements: list[str] = []
@@ -243,8 +251,65 @@ def test_a_redemption_reads_before_it_takes_the_write_lock(app, make, event, gat
 
     assert response.get_json()["result"] == "valid"
     work = [s for s in statements if s not in ("BEGIN", "BEGIN IMMEDIATE")]
-    assert work == ["SELECT"] * 4 + ["INSERT", "UPDATE", "INSERT"], statements
+    # PostgreSQL: the scan, the arrival and the activity are one statement (CTEs).
+    writes = ["WITH"] if engine.dialect.name == "postgresql" else ["INSERT", "UPDATE", "INSERT"]
+    assert work == ["SELECT"] * 3 + writes, statements
     if engine.dialect.name == "sqlite":
         immediate = statements.index("BEGIN IMMEDIATE")
         assert statements[0] == "BEGIN", "the reads run in a read transaction"
         assert statements[immediate + 1:] == ["INSERT", "UPDATE", "INSERT"]
+
+
+def test_a_first_scan_writes_its_arrival_and_activity_and_a_racing_one_neither(
+        app, make, event, gate):
+    """The valid scan, the arrival time and the CHECKIN activity go in together (one
+    statement on PostgreSQL), and the signal tells of the activity as stored; a second gate
+    redeeming the same ticket meanwhile waits, then stores its scan as already used and
+    changes neither the arrival nor the behaviour log."""
+    channel = make.channel(event)
+    registration = make.registration(event, channel=channel)
+    staff = make.user()
+    heard: list[Activity] = []
+    second: list[ScanOutcome] = []
+
+    def redeem(device: str) -> ScanOutcome:
+        outcome = redeem_code(db.session.get(Event, event.id),
+                              db.session.get(CheckinPoint, gate.id),
+                              db.session.get(User, staff.id), registration.ticket_code,
+                              ScanRequest(point_id=gate.id, device_id=device,
+                                          client_scan_id=str(uuid.uuid4())))
+        db.session.flush()
+        return outcome
+
+    def other_gate() -> None:  # if it fails, `second` stays empty
+        with app.app_context():
+            second.append(redeem("tablet-2"))
+            db.session.commit()
+
+    with activity_recorded.connected_to(heard.append), app.app_context():
+        first = redeem("tablet-1")
+        racer = threading.Thread(target=other_gate)
+        racer.start()
+        racer.join(timeout=1)
+        assert racer.is_alive(), "the second gate waits for the first one's transaction"
+        db.session.commit()
+        racer.join(timeout=30)
+
+    assert first.result == ScanResult.VALID
+    assert [outcome.result for outcome in second] == [ScanResult.ALREADY_USED]
+    with app.app_context():
+        scans = db.session.scalars(sa.select(Scan).order_by(Scan.id)).all()
+        assert [(s.result, s.device_id, s.point_id, s.staff_user_id) for s in scans] == [
+            (ScanResult.VALID, "tablet-1", gate.id, staff.id),
+            (ScanResult.ALREADY_USED, "tablet-2", gate.id, staff.id)]
+        assert db.session.get(Registration, registration.id).checked_in_at == \
+            scans[0].scanned_at
+        activities = db.session.scalars(sa.select(Activity)).all()
+    columns = ("kind", "event_id", "contact_id", "visitor_id", "channel_id", "reference",
+               "value", "occurred_at")
+    assert [tuple(getattr(a, c) for c in columns) for a in activities] == [
+        (ActivityKind.CHECKIN, event.id, registration.contact_id, None, channel.id,
+         f"scan:{first.scan_id}", None, scans[0].scanned_at)]
+    assert [tuple(getattr(a, c) for c in columns) for a in heard] == \
+        [tuple(getattr(a, c) for c in columns) for a in activities], \
+        "subscribers hear of the activity once, as stored"

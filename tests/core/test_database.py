@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,11 +15,13 @@ import sqlalchemy as sa
 from flask import Flask
 
 from eventapp import create_app
+from eventapp.core import database
 from eventapp.core.database import begin_statement, write_transactions, writes_database
 from eventapp.core.time import utcnow
 from eventapp.events.models import Event
 from eventapp.extensions import db
-from tests.conftest import _env, _migrate
+from eventapp.testing.services import PostgresServer, ServiceUnavailable
+from tests.conftest import _env, _migrate, require
 
 
 def _sqlite_app(folder: Path, **settings: str) -> Flask:
@@ -303,3 +306,38 @@ def test_a_thrown_away_connection_gives_up_its_turn(sqlite_app):
             second.exec_driver_sql("SELECT 1")
         assert time.monotonic() - started < 1
         first.close()
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test's own, to restart."""
+    server = PostgresServer()
+    try:
+        server.start()
+    except ServiceUnavailable as error:
+        server.stop()
+        require("PostgreSQL", error)
+    yield server
+    server.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_after_postgresql_restarts_the_next_query_gets_a_new_connection(own_postgres, tmp_path,
+                                                                        mode, monkeypatch):
+    """The pool's idle connections die with the server: the first query after a restart
+    (a service manager's, or a crash's) must not fail with them. Without a ping: under load
+    a connection is idle for milliseconds, never long enough to be pinged."""
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_S", 3600.0)
+    url = own_postgres.create_database("eventapp")
+    app = create_app({"TESTING": True}, env=_env(url, tmp_path))
+    with app.app_context():
+        before = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
+        db.session.commit()  # the connection goes back to the pool, idle
+
+        own_postgres.restart(mode)
+
+        after = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
+        db.session.commit()
+        assert after != before
+        db.engine.dispose()
