@@ -16,7 +16,7 @@ What it does not do, so use it only where none of this is needed: cascade to rel
 it falls back to add and flush (a savepoint can roll back on its own). Column defaults
 written in Python (`default=`) are applied here, as a flush would; a value the database fills
 in (`server_default`) is left to load on first use. If the transaction rolls back, the objects
-are taken out of the session again, as pending ones would be.
+are taken out of the session again and made transient (no identity), as pending ones would be.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import make_transient, make_transient_to_detached
 
 from eventapp.extensions import db
 
@@ -39,8 +39,8 @@ class _Plan:
 
     statement: sa.Insert
     id_key: str
-    #: (attribute, default or None): None when no Python default is set.
-    fields: tuple[tuple[str, Any], ...]
+    #: (attribute, column key, default or None): None when no Python default is set.
+    fields: tuple[tuple[str, str, Any], ...]
     #: Attributes the database fills in (server defaults): not sent, loaded on first use.
     from_database: frozenset[str]
 
@@ -64,7 +64,7 @@ def _plan(cls: type) -> _Plan:
                 from_database.add(prop.key)
             elif default is None and column.server_default is not None:
                 from_database.add(prop.key)
-            fields.append((prop.key, default))
+            fields.append((prop.key, column.key, default))
         statement = sa.insert(mapper.local_table).returning(id_column,
                                                             sort_by_parameter_order=True)
         plan = _plans[cls] = _Plan(statement, mapper.get_property_by_column(id_column).key,
@@ -90,20 +90,22 @@ def insert_now(*objects: Any) -> None:
     for obj in objects:
         loaded = obj.__dict__
         row = {}
-        for key, default in plan.fields:
+        for key, column, default in plan.fields:
             if key in loaded:
-                row[key] = loaded[key]
+                row[column] = loaded[key]
             elif key in plan.from_database:
                 continue
-            else:
+            else:  # zero-argument defaults only (eventapp has no context-sensitive ones)
                 value = None if default is None else (
                     default.arg(None) if default.is_callable else default.arg)
                 setattr(obj, key, value)
-                row[key] = value
+                row[column] = value
         rows.append(row)
     connection = session.connection()
-    if len(rows) == 1:
-        ids = [connection.execute(plan.statement, rows[0]).scalar_one()]
+    if len(rows) == 1 or len({frozenset(row) for row in rows}) > 1:
+        # One row, or rows that set different columns (an executemany is compiled from
+        # the first row's columns and would drop the others' extra values): one by one.
+        ids = [connection.execute(plan.statement, row).scalar_one() for row in rows]
     else:
         ids = connection.execute(plan.statement, rows).scalars().all()
     attached = session.info.setdefault(_ATTACHED, [])
@@ -129,3 +131,4 @@ def _detach_after_rollback(session: sa.orm.Session) -> None:
     for obj in session.info.pop(_ATTACHED, ()):
         if obj in session:
             session.expunge(obj)
+        make_transient(obj)

@@ -13,12 +13,14 @@ waiting list) still go to them.
 Hand-over. `queue_message` (and bulk inserts) collect the new messages in
 `session.info[NEW_MESSAGES]`; when that transaction commits, their ids are handed to the sender
 (forgotten if it rolls back):
-- with a broker, as `eventapp.invites.send_messages` tasks: the ids committed in one process
-  within HAND_OVER_WINDOW (50 ms) go out as one task (at most HAND_OVER_BATCH ids each), sent
-  by a short-lived timer thread, so a burst of bookings costs one push to Redis per window
-  and worker instead of one per booking (publishing a task takes about as much CPU as the
-  booking's own SQL), and no extra query on the booking path. Ids still waiting when the
-  process dies are in the outbox all the same: the flush below sends them;
+- with a broker, as `eventapp.invites.send_messages` tasks. Ids committed while serving
+  requests wait HAND_OVER_WINDOW (50 ms) and go out together (tasks of at most
+  HAND_OVER_BATCH ids), sent by one thread per process, so a burst of bookings costs one
+  push to Redis per window and worker instead of one per booking (publishing a task took
+  about as much CPU as the booking's own SQL), and no extra query on the booking path. A
+  worker that exits normally sends what waits first; ids of a process killed within the
+  window are in the outbox all the same, and the flush below sends them. Outside requests
+  (tasks, commands) the task is sent right after the commit;
 - inline (no broker), never inside the request: after the response has gone out
   (`response.call_on_close`, in the same worker, no thread), for at most INLINE_SEND_SECONDS;
   outside a request (CLI, tests), right after the commit.
@@ -55,6 +57,7 @@ import os
 import smtplib
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -85,7 +88,8 @@ SEND_TASK = "eventapp.invites.send_messages"
 #: Longest a web worker spends sending after a response when there is no broker; the rest
 #: waits for `eventapp outbox send` (gunicorn's worker timeout is 30 s).
 INLINE_SEND_SECONDS = 10.0
-#: With a broker: how long committed ids wait to be sent together, and at most how many.
+#: With a broker, in requests: how long committed ids wait to be sent together, and how many
+#: go in one task at most.
 HAND_OVER_WINDOW = 0.05
 HAND_OVER_BATCH = 100
 #: Due messages a sender reads at a time.
@@ -270,6 +274,9 @@ def hand_over(message_ids: list[int]) -> None:
     now, the flush sends later."""
     celery = current_app.extensions.get("celery")
     if celery is not None and not celery.conf.task_always_eager:
+        if not has_request_context():  # a task or a command: it may end right after this
+            send_tasks(celery, message_ids)
+            return
         batcher = current_app.extensions.get("outbox_hand_over")
         if batcher is None:
             batcher = current_app.extensions["outbox_hand_over"] = _TaskBatcher(celery)
@@ -283,46 +290,64 @@ def hand_over(message_ids: list[int]) -> None:
 
 
 class _TaskBatcher:
-    """The ids committed in this process, sent to the broker as one task per window."""
+    """The ids committed by this process's requests, sent to the broker as one task per
+    window by one sender thread at a time (see the module's note)."""
 
     def __init__(self, celery: Any) -> None:
         self.celery = celery
         self._lock = threading.Lock()
-        self._pid = os.getpid()
         self._ids: list[int] = []
-        self._timer: threading.Timer | None = None
+        self._sender: threading.Thread | None = None
+        batcher = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: (b := batcher()) and b._forget_parent())
+
+    def _forget_parent(self) -> None:
+        """In a forked child: the parent's lock, ids and sender thread are not ours."""
+        self._lock = threading.Lock()
+        self._ids, self._sender = [], None
 
     def add(self, message_ids: list[int]) -> None:
         with self._lock:
-            if self._pid != os.getpid():  # a forked child: the parent's timer is not here
-                self._pid, self._ids, self._timer = os.getpid(), [], None
             self._ids.extend(message_ids)
-            full = len(self._ids) >= HAND_OVER_BATCH
-            if full:
+            if self._sender is None:
+                # Not a daemon: a worker exiting normally (a restart, max_requests) waits for
+                # the window to send what it holds.
+                self._sender = threading.Thread(target=self._send_windows,
+                                                name="outbox-hand-over")
+                self._sender.start()
+
+    def _send_windows(self) -> None:
+        """Wait a window, send what waits; again while more comes in. While this runs no
+        other sender starts, so a slow broker costs one thread, never one per window."""
+        while True:
+            time.sleep(HAND_OVER_WINDOW)
+            with self._lock:
                 ids, self._ids = self._ids, []
-            elif self._timer is None:
-                self._timer = threading.Timer(HAND_OVER_WINDOW, self.send_waiting)
-                self._timer.daemon = True
-                self._timer.start()
-        if full:
-            self._send(ids)
+                if not ids:
+                    self._sender = None
+                    return
+            send_tasks(self.celery, ids)
 
-    def send_waiting(self) -> None:
-        """Send what waits now (the timer's job; also at exit and in tests)."""
-        with self._lock:
-            ids, self._ids, self._timer = self._ids, [], None
-        if ids:
-            self._send(ids)
 
-    def _send(self, ids: list[int]) -> None:
+def send_tasks(celery: Any, message_ids: list[int]) -> None:
+    """Send tasks for these ids on the broker, HAND_OVER_BATCH ids each. Never raises: what
+    the broker does not take, the periodic flush sends later."""
+    for start in range(0, len(message_ids), HAND_OVER_BATCH):
+        ids = message_ids[start:start + HAND_OVER_BATCH]
         try:
             # No result is kept: without ignore_result, a Redis result backend would
             # subscribe to the task's result channel, a round trip per task for nothing.
-            self.celery.send_task(SEND_TASK, args=[ids], ignore_result=True,
-                                  argsrepr=f"[{len(ids)} message ids]")
+            # Two quick retries (a broker restarted under a pooled connection), not
+            # Celery's default of three with growing pauses: a broker that is down is the
+            # periodic flush's case.
+            celery.send_task(SEND_TASK, args=[ids], ignore_result=True,
+                             argsrepr=f"[{len(ids)} message ids]", retry_policy=_RETRY)
         except Exception:  # the broker is down: the messages stand, the flush sends them
-            log.warning("outbox messages %s not handed to the broker; the periodic flush will "
-                        "send them", ids, exc_info=True)
+            log.warning("outbox messages %s not handed to the broker; the periodic flush "
+                        "will send them", ids, exc_info=True)
+
+
+_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 
 
 def _send_after_response(app: Flask, message_ids: list[int]) -> None:

@@ -162,7 +162,9 @@ def book(event: Event, request: BookingRequest) -> BookingResult:
     """Book a place for the person of `request` at `event`: validated, matched into the pool,
     confirmed or waitlisted, with a signed ticket, its messages queued and the booking logged.
     Booking again (same mobile or e-mail) returns the existing registration. Runs in the
-    caller's write transaction; raises ValidationFailed or BookingClosed."""
+    caller's transaction (in a `@reads_first` view on SQLite: its reads end the caller's read
+    transaction, see `start_writing`, and the writes run in a write transaction of their
+    own); raises ValidationFailed or BookingClosed."""
     if not (booking_open(event) or (request.walk_in and event.status != EventStatus.DRAFT)):
         raise BookingClosed()
     spec = BookingFormSpec.from_json(event.booking_form)
@@ -180,6 +182,13 @@ def book(event: Event, request: BookingRequest) -> BookingResult:
     existing = None if contact is None else db.session.scalar(
         _REGISTRATION_OF, {"event_id": event.id, "contact_id": contact.id})
     start_writing(db.session)  # the reads are done: from here on, one write transaction
+    if contact is not None:
+        # Read before the write lock: another booking of this person may have changed the
+        # rows since (a double tap rebooking a cancelled place). Read them again, under the
+        # lock (SQLite) or with the registration's row locked (PostgreSQL).
+        db.session.refresh(contact)
+        if existing is not None:
+            db.session.refresh(existing, with_for_update=True)
     if existing is not None:
         return _book_again(event, existing, contact, request, person, answers)
     if contact is None:
@@ -207,7 +216,7 @@ def book(event: Event, request: BookingRequest) -> BookingResult:
 
 def book_and_commit(event: Event, request: BookingRequest) -> BookingResult:
     """`book` in a transaction of its own, committed. Two simultaneous bookings of the same
-    new person (a double tap, on PostgreSQL) clash on a unique key: the loser is rolled back
+    new person (a double tap) clash on a unique key: the loser is rolled back
     and booked once more, which then finds the winner's contact and registration. On a
     domain error the transaction is rolled back and the error raised."""
     for attempt in (1, 2):

@@ -50,6 +50,7 @@ def test_a_rollback_takes_the_objects_out_of_the_session(app):
         gone_id = gone.id
         db.session.rollback()
         assert gone not in db.session
+        assert sa.inspect(gone).transient, "no identity of a row that does not exist"
         assert db.session.get(Contact, gone_id) is None
         # SQLite hands out the same id again: the new row is not mistaken for the old one.
         again = Contact(name="Again", phone="+8613900000002", sources=[])

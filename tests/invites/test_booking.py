@@ -382,6 +382,55 @@ def test_a_cancelled_booking_can_be_made_again(app, client, event):
     assert registration.ticket_code != cancelled.ticket_code
 
 
+def test_a_double_tap_rebooking_a_cancelled_place_books_it_once(app, client, event, monkeypatch):
+    """The booking reads before it writes (on SQLite outside the write lock): the other tap
+    of a double tap may rebook the cancelled place in between. The one that comes second
+    reads the registration again under the lock and finds it booked: one new ticket, and the
+    person keeps the only place instead of being put on the waiting list behind themselves."""
+    import eventapp.invites.booking as booking
+
+    set_up(app, event, capacity=1)
+    first = book(client, event)
+    client.post_form(f"{first.headers['Location']}/cancel")
+    page = client.get(f"/e/{event.slug}")
+    data = {**hidden_fields(page), "name": "王小明", "phone": "13812345678", "consent": "y"}
+    other_tap: list[int] = []
+    calls: list[str] = []
+    start_writing = booking.start_writing
+
+    def the_other_tap_first(session: Any) -> None:
+        calls.append(threading.current_thread().name)
+        if len(calls) == 1:  # the other tap's whole booking lands between our reads and writes
+            def book_in_another_request() -> None:
+                with app.test_request_context(f"/e/{event.slug}/book", method="POST"):
+                    result = booking.book_and_commit(
+                        db.session.get(Event, event.id), booking.BookingRequest(
+                            form={"name": ["王小明"], "phone": ["13812345678"]}, consent=True,
+                            locale="zh_CN", booking_key=data["booking_key"]))
+                    other_tap.append(result.registration.ticket_serial)
+            def run() -> None:
+                try:
+                    book_in_another_request()
+                except BaseException as error:  # shown by the assertion below
+                    other_tap.append(error)  # type: ignore[arg-type]
+            other = threading.Thread(target=run)
+            other.start()
+            other.join()
+        start_writing(session)
+
+    monkeypatch.setattr(booking, "start_writing", the_other_tap_first)
+    second = client.post(f"/e/{event.slug}/book", data=data)
+
+    assert second.status_code == 303
+    assert len(other_tap) == 1 and isinstance(other_tap[0], int), other_tap
+    [registration] = registrations_of(app, event)
+    assert registration.status == RegistrationStatus.CONFIRMED
+    assert registration.ticket_serial == other_tap[0], "the other tap's ticket stands"
+    assert second.headers["Location"] == f"/t/{registration.ticket_token}"
+    assert [kind for kind, medium, _to in outbox_of(app, event) if medium == "sms"] == [
+        "ticket", "ticket"], "the first booking's ticket, and the rebooking's: not a third"
+
+
 # --- places, dates, drafts ----------------------------------------------------------------
 
 def test_over_capacity_the_booking_joins_the_waiting_list(app, make, client, event):

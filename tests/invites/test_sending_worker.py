@@ -78,23 +78,34 @@ def _tasks_soon(broker: redis.Redis, timeout: float = 5.0) -> list[tuple[str, li
     return _queued_tasks(broker)
 
 
-def test_messages_committed_together_go_to_the_broker_as_one_task_per_window(
-        broker_app, make, redis_server, monkeypatch):
-    """A burst of bookings: one push to Redis per window, at most HAND_OVER_BATCH ids each."""
+def test_messages_committed_by_requests_go_to_the_broker_as_one_task_per_window(
+        broker_app, redis_server, monkeypatch):
+    """A burst of bookings: one push to Redis per window and process, in tasks of at most
+    HAND_OVER_BATCH ids."""
     monkeypatch.setattr(outbox, "HAND_OVER_WINDOW", 0.5)
     monkeypatch.setattr(outbox, "HAND_OVER_BATCH", 4)
-    with broker_app.app_context():
+    broker = redis.Redis.from_url(redis_server.url)
+    with broker_app.test_request_context("/a-request", method="POST"):
         ids = []
         for n in range(3):  # three transactions, two messages each
             ids += [queue_message(medium=medium, kind="ticket", locale="en", recipient=to)
                     .id for medium, to in ((Medium.EMAIL, f"p{n}@example.com"),
                                            (Medium.SMS, f"+861380013800{n}"))]
             db.session.commit()
-    tasks = _tasks_soon(redis.Redis.from_url(redis_server.url), timeout=2)
-    # The batch filled up at the second transaction (4 ids) and went at once; the third
-    # transaction's ids waited for the window.
+        assert broker.llen("celery") == 0, "nothing is pushed before the window ends"
+    tasks = _tasks_soon(broker, timeout=3)
     assert tasks[::-1] == [("eventapp.invites.send_messages", [ids[:4]]),  # oldest last
                            ("eventapp.invites.send_messages", [ids[4:]])]
+
+
+def test_outside_a_request_the_task_goes_right_after_the_commit(broker_app, redis_server):
+    """A task or a command may end at once: its messages do not wait for a window."""
+    broker = redis.Redis.from_url(redis_server.url)
+    with broker_app.app_context():
+        message = queue_message(medium=Medium.EMAIL, kind="ticket", locale="en",
+                                recipient="li.lei@example.com")
+        db.session.commit()
+    assert _queued_tasks(broker) == [("eventapp.invites.send_messages", [[message.id]])]
 
 
 def test_a_bookings_messages_go_to_the_broker_and_a_worker_sends_them(
