@@ -139,10 +139,13 @@ _POINT = sa.select(_POINTS.c.id, _POINTS.c.event_id, _POINTS.c.name, _POINTS.c.k
 
 
 #: The point and the registration a ticket serial names (NULLs if none), in one query.
-_POINT_AND_HOLDER = _POINT.add_columns(*_HOLDER.selected_columns).select_from(_POINTS.outerjoin(
-    _REGISTRATIONS.join(_CONTACTS, _REGISTRATIONS.c.contact_id == _CONTACTS.c.id),
-    sa.and_(_REGISTRATIONS.c.event_id == _POINTS.c.event_id,
-            _REGISTRATIONS.c.ticket_serial == sa.bindparam("key"))))
+# Two flat LEFT JOINs (every registration has its contact), not a LEFT JOIN of an inner
+# join: SQLite materialises the nested join, a scan of all registrations per scan.
+_POINT_AND_HOLDER = _POINT.add_columns(*_HOLDER.selected_columns).select_from(
+    _POINTS.outerjoin(_REGISTRATIONS, sa.and_(
+        _REGISTRATIONS.c.event_id == _POINTS.c.event_id,
+        _REGISTRATIONS.c.ticket_serial == sa.bindparam("key")))
+    .outerjoin(_CONTACTS, _REGISTRATIONS.c.contact_id == _CONTACTS.c.id))
 _POINT_WIDTH = len(_POINT.selected_columns)
 
 

@@ -260,6 +260,43 @@ def test_a_redemption_reads_before_it_takes_the_write_lock(app, make, event, gat
         assert statements[immediate + 1:] == ["INSERT", "UPDATE", "INSERT"]
 
 
+def test_the_hot_paths_reads_use_indexes_not_scans(app, make, event, gate, staff_client,
+                                                   db_backend):
+    """Each read of a redemption finds its rows through an index: a full scan (of every
+    registration, say) is fast in a test and slow at a gate of 5,000 people. SQLite's plan
+    is checked (PostgreSQL rightly scans tables this small)."""
+    if db_backend != "sqlite":
+        pytest.skip("PostgreSQL's planner scans small tables on purpose")
+    for _ in range(30):
+        make.registration(event)
+    registration = make.registration(event)
+    csrf = staff_client.csrf_token()
+    reads: list[tuple[str, object]] = []
+
+    def note(_conn, _cursor, statement, parameters, *_args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            reads.append((statement, parameters))
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        response = staff_client.post(
+            f"/api/v1/events/{event.slug}/checkin/redemptions",
+            json={"code": registration.ticket_code, "point_id": gate.id},
+            headers={"X-CSRFToken": csrf})
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+    assert response.get_json()["result"] == "valid"
+    with app.app_context():
+        raw = db.session.connection().connection.dbapi_connection
+        for statement, parameters in reads:
+            plan = [step[3] for step in raw.execute(f"EXPLAIN QUERY PLAN {statement}",
+                                                   parameters).fetchall()]
+            scans = [step for step in plan if step.startswith("SCAN")]
+            assert not scans, f"{statement}\n{plan}"
+
+
 def test_a_first_scan_writes_its_arrival_and_activity_and_a_racing_one_neither(
         app, make, event, gate):
     """The valid scan, the arrival time and the CHECKIN activity go in together (one
