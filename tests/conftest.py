@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -122,16 +123,25 @@ def compiled_translations() -> None:
 
 # --- servers --------------------------------------------------------------------------------
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+@contextmanager
+def started_postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server, started (the test skips, or fails in CI, without one)."""
     server = PostgresServer()
     try:
         server.start()
     except ServiceUnavailable as error:
         server.stop()
         require("PostgreSQL", error)
-    yield server
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    with started_postgres() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

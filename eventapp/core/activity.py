@@ -97,22 +97,11 @@ class Activity(Base):
         return f"<Activity {self.kind} contact={self.contact_id} event={self.event_id}>"
 
 
-def record_activity(
-    kind: ActivityKind,
-    *,
-    event_id: int | None,
-    contact_id: int | None = None,
-    visitor_id: str | None = None,
-    channel_id: int | None = None,
-    reference: str | None = None,
-    value: Decimal | int | None = None,
-    occurred_at: datetime | None = None,
-) -> Activity:
+def record_activity(kind: ActivityKind, **fields: Any) -> Activity:
     """Add one behaviour to the log in the caller's transaction (it commits or rolls back with
-    it). The returned Activity (also the signal's sender) is not in the session."""
-    values = activity_values(kind, event_id=event_id, contact_id=contact_id,
-                             visitor_id=visitor_id, channel_id=channel_id,
-                             reference=reference, value=value, occurred_at=occurred_at)
+    it); `fields` as `activity_values` takes them. The returned Activity (also the signal's
+    sender) is not in the session."""
+    values = activity_values(kind, **fields)
     # One Core INSERT, now: behaviour is recorded on hot paths (a check-in, a page view), and
     # the row needs nothing the unit of work does (no relationships, no id read back).
     db.session.execute(_INSERT, values)

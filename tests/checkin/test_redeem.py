@@ -225,31 +225,39 @@ def test_a_scan_at_an_event_without_a_ticket_key_is_refused_not_an_error(app, ma
     assert answer["result"] == "forged"
 
 
+def _statements_of_a_redemption(app, event, gate, client, registration):
+    """(statement, parameters) of each statement a first scan through the API runs, and the
+    engine; the scan is checked to be valid."""
+    csrf = client.csrf_token()
+    executed: list[tuple[str, object]] = []
+
+    def note(_conn, _cursor, statement, parameters, *_args):
+        executed.append((statement, parameters))
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        response = client.post(
+            f"/api/v1/events/{event.slug}/checkin/redemptions",
+            json={"code": registration.ticket_code, "point_id": gate.id},
+            headers={"X-CSRFToken": csrf})
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+    assert response.get_json()["result"] == "valid"
+    return executed, engine
+
+
 def test_a_redemption_reads_before_it_takes_the_write_lock(app, make, event, gate,
                                                           staff_client):
     """The hot path: who asks, their role, the point with the ticket's registration are read
     first; SQLite's write lock is taken only for the scan, the arrival and the activity. Few
     statements."""
     registration = make.registration(event)
-    csrf = staff_client.csrf_token()
-    statements: list[str] = []
-
-    def note(_conn, _cursor, statement, *_args):
-        statements.append(statement.split()[0].upper() + (
-            " IMMEDIATE" if statement.upper().startswith("BEGIN IMMEDIATE") else ""))
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", note)
-    try:
-        response = staff_client.post(
-            f"/api/v1/events/{event.slug}/checkin/redemptions",
-            json={"code": registration.ticket_code, "point_id": gate.id},
-            headers={"X-CSRFToken": csrf})
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", note)
-
-    assert response.get_json()["result"] == "valid"
+    executed, engine = _statements_of_a_redemption(app, event, gate, staff_client, registration)
+    statements = [statement.split()[0].upper() + (
+        " IMMEDIATE" if statement.upper().startswith("BEGIN IMMEDIATE") else "")
+        for statement, _parameters in executed]
     work = [s for s in statements if s not in ("BEGIN", "BEGIN IMMEDIATE")]
     # PostgreSQL: the scan, the arrival and the activity are one statement (CTEs).
     writes = ["WITH"] if engine.dialect.name == "postgresql" else ["INSERT", "UPDATE", "INSERT"]
@@ -270,24 +278,10 @@ def test_the_hot_paths_reads_use_indexes_not_scans(app, make, event, gate, staff
     for _ in range(30):
         make.registration(event)
     registration = make.registration(event)
-    csrf = staff_client.csrf_token()
-    reads: list[tuple[str, object]] = []
-
-    def note(_conn, _cursor, statement, parameters, *_args):
-        if statement.lstrip().upper().startswith("SELECT"):
-            reads.append((statement, parameters))
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", note)
-    try:
-        response = staff_client.post(
-            f"/api/v1/events/{event.slug}/checkin/redemptions",
-            json={"code": registration.ticket_code, "point_id": gate.id},
-            headers={"X-CSRFToken": csrf})
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", note)
-    assert response.get_json()["result"] == "valid"
+    executed, _engine = _statements_of_a_redemption(app, event, gate, staff_client,
+                                                     registration)
+    reads = [(statement, parameters) for statement, parameters in executed
+             if statement.lstrip().upper().startswith("SELECT")]
     with app.app_context():
         raw = db.session.connection().connection.dbapi_connection
         for statement, parameters in reads:

@@ -20,8 +20,8 @@ from eventapp.core.database import begin_statement, write_transactions, writes_d
 from eventapp.core.time import utcnow
 from eventapp.events.models import Event
 from eventapp.extensions import db
-from eventapp.testing.services import PostgresServer, ServiceUnavailable
-from tests.conftest import _env, _migrate, require
+from eventapp.testing.services import PostgresServer
+from tests.conftest import _env, _migrate, started_postgres
 
 
 def _sqlite_app(folder: Path, **settings: str) -> Flask:
@@ -311,14 +311,8 @@ def test_a_thrown_away_connection_gives_up_its_turn(sqlite_app):
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL server of this test's own, to restart."""
-    server = PostgresServer()
-    try:
-        server.start()
-    except ServiceUnavailable as error:
-        server.stop()
-        require("PostgreSQL", error)
-    yield server
-    server.stop()
+    with started_postgres() as server:
+        yield server
 
 
 @pytest.mark.slow
