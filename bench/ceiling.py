@@ -15,13 +15,12 @@ import os
 import secrets
 import sqlite3
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bench.harness import Options, cpu_seconds, emit, log
+from bench.harness import Options, Site, emit, log
 from bench.load import HttpRequest, emit_load, measure
 from eventapp.testing.services import GunicornServer
 
@@ -32,24 +31,6 @@ CLIENTS = 8
 SECONDS = 10.0
 #: Tickets made ready for the redemption phase (each is redeemed once).
 TICKETS = 60_000
-
-
-@dataclass
-class _Site:
-    """What bench.load.measure needs of a server."""
-
-    server: GunicornServer
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def problem(self) -> str | None:
-        process = self.server.process
-        return "gunicorn has exited" if process is None or process.poll() is not None else None
-
-    def cpu_seconds(self) -> dict[str, float]:
-        return {"app": cpu_seconds(self.server.worker_pids())}
 
 
 def run(options: Options) -> None:
@@ -72,7 +53,7 @@ def run(options: Options) -> None:
         log(f"starting gunicorn with {options.workers} workers on the bare endpoints")
         server.start()
         try:
-            site = _Site(server)
+            site = Site(None, server)
             run_id = secrets.token_hex(3)
             bookings = measure(site, lambda serial: HttpRequest.post_json("/book", {
                 "name": f"测试 {serial}", "phone": f"139{serial:08d}",

@@ -231,12 +231,13 @@ def _wait_for_workers(server: GunicornServer, workers: int, timeout: float = 60)
 
 @dataclass
 class Site:
-    """The demo event served by gunicorn, and a token of one of its team."""
+    """The demo event served by gunicorn, and a token of one of its team (database None: an
+    app with no database of the harness, such as `ceiling`'s bare endpoints)."""
 
-    database: Database
+    database: Database | None
     server: GunicornServer
-    token: str
-    event_slug: str
+    token: str = ""
+    event_slug: str = ""
 
     @property
     def url(self) -> str:
@@ -247,14 +248,16 @@ class Site:
         process = self.server.process
         if process is None or process.poll() is not None:
             return "gunicorn has exited"
-        if self.database.server_has_exited():
+        if self.database is not None and self.database.server_has_exited():
             return "PostgreSQL has exited"
         return None
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time used so far by the app's workers and by the database server."""
-        return {"app": cpu_seconds(self.server.worker_pids()),
-                "database": cpu_seconds(self.database.database_pids())}
+        used = {"app": cpu_seconds(self.server.worker_pids())}
+        if self.database is not None:
+            used["database"] = cpu_seconds(self.database.database_pids())
+        return used
 
 
 @contextmanager

@@ -25,7 +25,7 @@ from eventapp.checkin.models import (ADMITTED, CheckinPoint, Direction, PointKin
                                      ScanResult)
 from eventapp.contacts.models import Contact
 from eventapp.core.activity import (ActivityKind, activity_insert_from, activity_values,
-                                    announce_activity, record_activity)
+                                    announce_activity, insert_activity)
 from eventapp.core.database import start_writing
 from eventapp.core.errors import Conflict, NotFound
 from eventapp.core.time import utcnow
@@ -271,7 +271,6 @@ def _admit(event: Event, point: CheckinPoint, holder: _Holder, scope: str,
         ActivityKind.BOOTH_SCAN if point.kind == PointKind.BOOTH else ActivityKind.CHECKIN)
     activity = activity_values(kind, event_id=event.id, contact_id=holder.contact_id,
                                channel_id=holder.channel_id, occurred_at=values["scanned_at"])
-    start_writing(db.session)
     if db.session.get_bind().dialect.name == "postgresql":
         scan_id = db.session.execute(_ADMIT[column], {
             **{f"scan_{name}": value for name, value in values.items()},
@@ -284,7 +283,7 @@ def _admit(event: Event, point: CheckinPoint, holder: _Holder, scope: str,
     if scan_id is not None:
         if column is not None:
             db.session.execute(_MARK[column], {"rid": holder.id, "at": values["scanned_at"]})
-        record_activity(**{**activity, "reference": f"scan:{scan_id}"})
+        insert_activity({**activity, "reference": f"scan:{scan_id}"})
     return scan_id
 
 

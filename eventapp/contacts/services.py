@@ -94,20 +94,13 @@ def find_contact(phone: str | None, email: str | None) -> Contact | None:
 
 def new_contact(details: PersonDetails, *, source: str,
                 consent_text: str | None = None) -> Contact:
-    """A new contact of the pool, not yet in the session (`create_contact` adds it)."""
+    """A new contact of the pool, not yet in the session (a booking writes it with
+    `insert_now`)."""
     contact = Contact(name=details.name, phone=details.phone, email=details.email,
                       company=details.company, job_title=details.job_title, city=details.city,
                       locale=details.locale, sources=[source])
     if consent_text is not None:
         contact.consent_at, contact.consent_source = utcnow(), consent_text[:120]
-    return contact
-
-
-def create_contact(details: PersonDetails, *, source: str,
-                   consent_text: str | None = None) -> Contact:
-    """A new contact in the pool (added to the caller's transaction)."""
-    contact = new_contact(details, source=source, consent_text=consent_text)
-    db.session.add(contact)
     return contact
 
 

@@ -101,7 +101,11 @@ def record_activity(kind: ActivityKind, **fields: Any) -> Activity:
     """Add one behaviour to the log in the caller's transaction (it commits or rolls back with
     it); `fields` as `activity_values` takes them. The returned Activity (also the signal's
     sender) is not in the session."""
-    values = activity_values(kind, **fields)
+    return insert_activity(activity_values(kind, **fields))
+
+
+def insert_activity(values: dict[str, Any]) -> Activity:
+    """Insert a row `activity_values` made, and tell subscribers of it."""
     # One Core INSERT, now: behaviour is recorded on hot paths (a check-in, a page view), and
     # the row needs nothing the unit of work does (no relationships, no id read back).
     db.session.execute(_INSERT, values)

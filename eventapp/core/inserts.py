@@ -6,8 +6,8 @@ unit of work sorts what is pending, tracks history, fetches the id and refreshes
 On a path that only ever adds a few new rows of known classes, `insert_now(*objects)` writes
 them with Core `INSERT ... RETURNING id` (several objects of one class: one executemany,
 which SQLAlchemy sends as one multi-row statement where the database keeps RETURNING's
-order, PostgreSQL, and as a statement per row on SQLite) and then keeps them in the session as if a query had just loaded them: persistent,
-clean, every column loaded, the id set. Changing them afterwards is an ordinary UPDATE at the
+order, PostgreSQL, and as a statement per row on SQLite) and then keeps them in the session
+as if a query had just loaded them: persistent, clean, every column loaded, the id set. Changing them afterwards is an ordinary UPDATE at the
 next flush.
 
 What it does not do, so use it only where none of this is needed: cascade to related objects

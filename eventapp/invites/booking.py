@@ -337,10 +337,7 @@ def promote_waitlisted(event: Event) -> list[Registration]:
         free = None
     else:
         lock_row(Event, event.id)
-        confirmed = db.session.scalar(sa.select(sa.func.count()).select_from(Registration).where(
-            Registration.event_id == event.id,
-            Registration.status == RegistrationStatus.CONFIRMED))
-        free = event.capacity - confirmed
+        free = event.capacity - db.session.scalar(_CONFIRMED_PLACES, {"event_id": event.id})
         if free <= 0:
             return []
     query = (sa.select(Registration).where(Registration.event_id == event.id,

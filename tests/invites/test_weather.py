@@ -77,7 +77,7 @@ def forecast_server() -> Iterator[ForecastServer]:
                 self.close_connection = True
 
         def log_message(self, *_args: Any) -> None:
-            pass
+            """Quiet: no access log of the fake server in the test output."""
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
