@@ -12,6 +12,7 @@ from eventapp.auth.services import (note_token_use, token_owner, token_use_is_st
                                     user_for_session)
 from eventapp.core.api import API_PREFIX, NotSignedIn, TokenAuthenticated
 from eventapp.core.database import write_transactions
+from eventapp.events.access import session_user_on_event, token_owner_on_event
 from eventapp.extensions import db, login_manager
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,8 @@ login_manager.session_protection = "basic"
 
 @login_manager.user_loader
 def _load_from_session(session_id: str) -> User | None:
-    user = user_for_session(session_id)
+    slug = (request.view_args or {}).get("slug")
+    user = session_user_on_event(session_id, slug) if slug else user_for_session(session_id)
     return user if user is not None and user.active else None
 
 
@@ -34,7 +36,8 @@ def _load_from_token(req) -> User | None:  # type: ignore[no-untyped-def]
     scheme, _, plain = req.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not plain:
         return None
-    found = token_owner(plain.strip())
+    slug = (req.view_args or {}).get("slug")
+    found = token_owner_on_event(plain.strip(), slug) if slug else token_owner(plain.strip())
     if found is None:
         return None
     user, token = found

@@ -131,15 +131,30 @@ def set_locale(user: User, locale: str | None) -> None:
     user.locale = locale
 
 
-def user_for_session(session_id: str) -> User | None:
-    """The user behind a login session id ("<id>:<session token>"), if still valid."""
+#: The user of a login session (events/access.py reads more with it).
+USER_BY_ID = sa.select(User).where(User.id == sa.bindparam("user_id"))
+
+
+def session_parts(session_id: str) -> tuple[int, str] | None:
+    """(user id, session token) of a login session id "<id>:<session token>", or None."""
     user_id, _, token = session_id.partition(":")
     if not user_id.isdigit() or not token:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not secrets.compare_digest(user.session_token, token):
+    return int(user_id), token
+
+
+def session_is_valid(user: User | None, token: str) -> bool:
+    """Whether `token` is `user`'s current session token (signing out everywhere changes it)."""
+    return user is not None and secrets.compare_digest(user.session_token, token)
+
+
+def user_for_session(session_id: str) -> User | None:
+    """The user behind a login session id ("<id>:<session token>"), if still valid."""
+    parts = session_parts(session_id)
+    if parts is None:
         return None
-    return user
+    user = db.session.get(User, parts[0])
+    return user if session_is_valid(user, parts[1]) else None
 
 
 def _token_hash(token: str) -> str:
@@ -169,17 +184,26 @@ def api_tokens_of(user: User) -> list[ApiToken]:
         .order_by(ApiToken.created_at.desc())))
 
 
-#: Built once: every API call with a token runs it.
-_TOKEN_OWNER = (sa.select(User, ApiToken).join(ApiToken, ApiToken.user_id == User.id)
-                .where(ApiToken.token_hash == sa.bindparam("token_hash"),
-                       ApiToken.revoked_at.is_(None)))
+#: Built once: every API call with a token runs it (an event's, with more: events/access.py).
+TOKEN_OWNER = (sa.select(User, ApiToken).join(ApiToken, ApiToken.user_id == User.id)
+               .where(ApiToken.token_hash == sa.bindparam("token_hash"),
+                      ApiToken.revoked_at.is_(None)))
+
+
+def presented_token_hash(plain: str) -> str | None:
+    """What to look a presented bearer token up by (`token_hash` of TOKEN_OWNER), or None
+    if it cannot be one of ours."""
+    if not plain.startswith(TOKEN_PREFIX) or len(plain) > 100:
+        return None
+    return _token_hash(plain)
 
 
 def token_owner(plain: str) -> tuple[User, ApiToken] | None:
     """The active user and live token for a presented bearer token, or None."""
-    if not plain.startswith(TOKEN_PREFIX) or len(plain) > 100:
+    token_hash = presented_token_hash(plain)
+    if token_hash is None:
         return None
-    row = db.session.execute(_TOKEN_OWNER, {"token_hash": _token_hash(plain)}).first()
+    row = db.session.execute(TOKEN_OWNER, {"token_hash": token_hash}).first()
     if row is None or not row.User.active:
         return None
     return row.User, row.ApiToken

@@ -24,7 +24,7 @@ from eventapp.checkin.schemas import (ByHandSchema, PointSchema, RedeemSchema, R
                                       SyncAnswerSchema, SyncSchema, TotalsSchema, UndoSchema,
                                       WalkInSchema)
 from eventapp.core.api import api_blueprint
-from eventapp.core.database import reads_first
+from eventapp.core.database import reads_first, writes_single_statements
 from eventapp.events.access import GATE_ROLES, SUPERVISOR_ROLES, event_role_required
 from eventapp.events.models import Event
 from eventapp.extensions import csrf, db
@@ -55,6 +55,7 @@ def list_points(event: Event) -> list[Any]:
 
 @blp.post("/<slug>/checkin/redemptions")
 @reads_first
+@writes_single_statements
 @event_role_required(*GATE_ROLES)
 @blp.arguments(RedeemSchema)
 @blp.response(200, ScanOutcomeSchema)

@@ -85,6 +85,24 @@ def reads_first(view: View) -> View:
     return view
 
 
+def writes_single_statements(view: View) -> View:
+    """Mark a `@reads_first` view none of whose writes needs another one to be atomic with
+    it: each is one statement, complete by itself (ticket redemption: a scan's INSERT and
+    what it changes besides are one statement on PostgreSQL). There its request runs in
+    autocommit mode: no BEGIN and COMMIT round trips, each statement commits as it ends.
+    (Under READ COMMITTED each statement has its own snapshot anyway.) On SQLite nothing
+    changes."""
+    view.writes_single_statements = True  # type: ignore[attr-defined]
+    return view
+
+
+def _commits_each_statement() -> bool:
+    if not has_request_context() or _writing.get():
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "writes_single_statements", False))
+
+
 _WRITING_NOW = "_eventapp_writing_now"
 
 
@@ -229,8 +247,17 @@ def _check_postgresql_connections(engine: sa.Engine) -> None:
     dialect = engine.dialect
 
     @sa.event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+    def _on_checkin(dbapi_connection: Any, record: Any) -> None:
         record.info[_IDLE_SINCE] = time.monotonic()
+        if dbapi_connection is not None and dbapi_connection.autocommit:
+            dbapi_connection.autocommit = False  # back from a `@writes_single_statements` view
+
+    # psycopg sends BEGIN before the first statement of a transaction, not at its start: set
+    # now, autocommit means no BEGIN (and so no COMMIT) at all.
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        if _commits_each_statement():
+            connection.connection.driver_connection.autocommit = True
 
     @sa.event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:

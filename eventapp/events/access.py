@@ -23,7 +23,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.exceptions import Forbidden, NotFound
 
-from eventapp.auth.models import User
+from eventapp.auth.models import ApiToken, User
+from eventapp.auth.services import (TOKEN_OWNER, USER_BY_ID, presented_token_hash,
+                                    session_is_valid, session_parts)
 from eventapp.events.models import Event, EventRole, Membership
 from eventapp.extensions import db, login_manager
 
@@ -86,8 +88,61 @@ _ROLE_ON_EVENT = (sa.select(Event, Membership.role)
                   .where(Event.slug == sa.bindparam("slug")))
 
 
+def _with_the_event(owner: sa.Select[Any]) -> sa.Select[Any]:
+    """`owner` (a query of a user) reading also the event of the bind parameter `slug` and
+    the user's role on it (NULLs if none)."""
+    return (owner.add_columns(Event, Membership.role)
+            .outerjoin_from(User, Event, Event.slug == sa.bindparam("slug"))
+            .outerjoin(Membership, sa.and_(Membership.event_id == Event.id,
+                                           Membership.user_id == User.id)))
+
+
+#: Built once: a request on an event (a URL with its slug, as every gate scan) reads who
+#: asks, the event and their role on it in one query, not two.
+_TOKEN_OWNER_ON_EVENT = _with_the_event(TOKEN_OWNER)
+_SESSION_USER_ON_EVENT = _with_the_event(USER_BY_ID)
+#: On `g`: (user id, slug, event, role), read with the user for `role_on_event`.
+_READ_WITH_USER = "_event_role_read_with_user"
+
+
+def token_owner_on_event(plain: str, slug: str) -> tuple[User, ApiToken] | None:
+    """`token_owner` of an API call on the event `slug`, reading that event and the owner's
+    role on it in the same query, for this request's `role_on_event`."""
+    token_hash = presented_token_hash(plain)
+    if token_hash is None:
+        return None
+    row = db.session.execute(_TOKEN_OWNER_ON_EVENT,
+                             {"token_hash": token_hash, "slug": slug}).first()
+    if row is None or not row.User.active:
+        return None
+    _remember(row, slug)
+    return row.User, row.ApiToken
+
+
+def session_user_on_event(session_id: str, slug: str) -> User | None:
+    """`user_for_session` of a request on the event `slug`, reading that event and the
+    user's role on it in the same query, for this request's `role_on_event`."""
+    parts = session_parts(session_id)
+    if parts is None:
+        return None
+    row = db.session.execute(_SESSION_USER_ON_EVENT,
+                             {"user_id": parts[0], "slug": slug}).first()
+    if row is None or not session_is_valid(row.User, parts[1]):
+        return None
+    _remember(row, slug)
+    return row.User
+
+
+def _remember(row: Any, slug: str) -> None:
+    setattr(g, _READ_WITH_USER, (row.User.id, slug, row.Event, row.role))
+
+
 def role_on_event(user: User, slug: str) -> tuple[Event | None, EventRole | None]:
-    """The event with this slug and the user's role on it (None if not on its team); one query."""
+    """The event with this slug and the user's role on it (None if not on its team); one query,
+    or none if the query of who asks read them."""
+    read = g.get(_READ_WITH_USER)
+    if read is not None and read[:2] == (user.id, slug):
+        return read[2], read[3]
     row = db.session.execute(_ROLE_ON_EVENT, {"user_id": user.id, "slug": slug}).first()
     if row is None:
         return None, None

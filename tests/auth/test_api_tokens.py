@@ -176,3 +176,32 @@ def test_making_a_token_needs_a_name(marketer_client):
     assert response.status_code == 200
     assert "This field is required." in response.get_data(as_text=True)
     assert not TOKEN.search(response.get_data(as_text=True))
+
+
+# An event's API reads the token's owner with the event and their role in one query
+# (events/access.py): the same rules as everywhere else.
+@pytest.mark.parametrize("case, status", [
+    ("own event", 200), ("unknown event", 404), ("another event", 403), ("wrong token", 401),
+    ("revoked", 401), ("deactivated", 401)])
+def test_a_token_on_an_events_api_gets_the_events_rules(app, client, make, marketer_client,
+                                                        event, case, status):
+    token = create_token(marketer_client)
+    slug = {"unknown event": "no-such-event",
+            "another event": make.event(slug="someone-elses").slug}.get(case, event.slug)
+    with app.app_context():
+        if case == "revoked":
+            db.session.scalar(sa.select(ApiToken).filter_by(
+                user_id=marketer_client.user.id)).revoked_at = utcnow()
+        if case == "deactivated":
+            db.session.get(User, marketer_client.user.id).active = False
+        db.session.commit()
+    if case == "wrong token":
+        token = token[:-4] + "AAAA"
+
+    response = client.get(f"/api/v1/events/{slug}", headers=bearer(token))
+
+    assert response.status_code == status
+    if status == 200:
+        assert response.json["slug"] == event.slug
+    else:
+        assert response.json["error"]["status"] == status

@@ -70,25 +70,28 @@ def test_the_change_takes_effect(app, client, marketer_client):
     client.login(user.email, NEW_PASSWORD)
 
 
-def test_the_change_signs_out_the_other_sessions_only(app, marketer_client):
+# An event's page reads the session's user with the event and the role (events/access.py).
+@pytest.mark.parametrize("page", ["/account", "/events/{slug}/"])
+def test_the_change_signs_out_the_other_sessions_only(app, marketer_client, event, page):
+    page = page.format(slug=event.slug)
     user = marketer_client.user
     phone = app.test_client()
     phone.login(user.email, Factory.PASSWORD)
     laptop = app.test_client()  # "keep me signed in": the remember cookie must not survive it
     laptop.post_form("/login", {"email": user.email, "password": Factory.PASSWORD,
                                 "remember": "y"})
-    assert phone.get("/account").status_code == 200
-    assert laptop.get("/account").status_code == 200
+    assert phone.get(page).status_code == 200
+    assert laptop.get(page).status_code == 200
 
     assert change(marketer_client, Factory.PASSWORD).status_code == 302
 
-    assert marketer_client.get("/account").status_code == 200
+    assert marketer_client.get(page).status_code == 200
     for other in (phone, laptop):
-        response = other.get("/account")
+        response = other.get(page)
         assert response.status_code == 302
         assert response.headers["Location"].startswith("/login")
     laptop.delete_cookie("session")  # a browser restart: only the remember cookie is left
-    assert laptop.get("/account").status_code == 302
+    assert laptop.get(page).status_code == 302
 
 
 def test_changing_the_password_needs_a_session(client):

@@ -225,14 +225,17 @@ def test_a_scan_at_an_event_without_a_ticket_key_is_refused_not_an_error(app, ma
     assert answer["result"] == "forged"
 
 
-def _statements_of_a_redemption(app, event, gate, client, registration):
+def _statements_of_a_redemption(app, event, gate, client, registration, autocommit=None):
     """(statement, parameters) of each statement a first scan through the API runs, and the
-    engine; the scan is checked to be valid."""
+    engine; the scan is checked to be valid. `autocommit`, a list: gets whether the
+    PostgreSQL connection was in autocommit mode at each statement."""
     csrf = client.csrf_token()
     executed: list[tuple[str, object]] = []
 
-    def note(_conn, _cursor, statement, parameters, *_args):
+    def note(conn, _cursor, statement, parameters, *_args):
         executed.append((statement, parameters))
+        if autocommit is not None and conn.dialect.name == "postgresql":
+            autocommit.append(conn.connection.driver_connection.autocommit)
 
     with app.app_context():
         engine = db.engine
@@ -250,22 +253,59 @@ def _statements_of_a_redemption(app, event, gate, client, registration):
 
 def test_a_redemption_reads_before_it_takes_the_write_lock(app, make, event, gate,
                                                           staff_client):
-    """The hot path: who asks, their role, the point with the ticket's registration are read
-    first; SQLite's write lock is taken only for the scan, the arrival and the activity. Few
-    statements."""
+    """The hot path: who asks with the event and their role on it, then the point with the
+    ticket's registration are read first; SQLite's write lock is taken only for the scan,
+    the arrival and the activity. On PostgreSQL those three are one statement, run in
+    autocommit mode: no BEGIN and COMMIT round trips."""
     registration = make.registration(event)
-    executed, engine = _statements_of_a_redemption(app, event, gate, staff_client, registration)
+    autocommit: list[bool] = []
+    executed, engine = _statements_of_a_redemption(app, event, gate, staff_client, registration,
+                                                   autocommit)
     statements = [statement.split()[0].upper() + (
         " IMMEDIATE" if statement.upper().startswith("BEGIN IMMEDIATE") else "")
         for statement, _parameters in executed]
     work = [s for s in statements if s not in ("BEGIN", "BEGIN IMMEDIATE")]
     # PostgreSQL: the scan, the arrival and the activity are one statement (CTEs).
     writes = ["WITH"] if engine.dialect.name == "postgresql" else ["INSERT", "UPDATE", "INSERT"]
-    assert work == ["SELECT"] * 3 + writes, statements
+    assert work == ["SELECT"] * 2 + writes, statements
     if engine.dialect.name == "sqlite":
         immediate = statements.index("BEGIN IMMEDIATE")
         assert statements[0] == "BEGIN", "the reads run in a read transaction"
         assert statements[immediate + 1:] == ["INSERT", "UPDATE", "INSERT"]
+    else:
+        assert autocommit == [True] * 3
+        with app.app_context():  # the pooled connection is back to transactions
+            assert db.session.connection().connection.driver_connection.autocommit is False
+            db.session.rollback()
+
+
+def test_a_token_redemption_reads_who_asks_with_the_event(app, make, event, gate):
+    """An API token's call on an event reads the token's owner, the event and the owner's
+    role on it in one query, as the browser session's does."""
+    from eventapp.auth.models import User
+    from eventapp.auth.services import issue_api_token
+
+    registration = make.registration(event)
+    staff = make.user()
+    make.membership(event, staff, "staff")
+    with app.app_context():
+        plain, _token = issue_api_token(db.session.get(User, staff.id), "gate")
+        db.session.commit()
+        engine = db.engine
+    executed: list[str] = []
+    note = lambda _conn, _cursor, statement, *_args: executed.append(statement)  # noqa: E731
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        response = app.test_client().post(
+            f"/api/v1/events/{event.slug}/checkin/redemptions",
+            json={"code": registration.ticket_code, "point_id": gate.id},
+            headers={"Authorization": f"Bearer {plain}"})
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+    assert response.status_code == 200 and response.get_json()["result"] == "valid"
+    reads = [s for s in executed if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 2, reads
+    assert "api_tokens" in reads[0] and "memberships" in reads[0]
 
 
 def test_the_hot_paths_reads_use_indexes_not_scans(app, make, event, gate, staff_client,
@@ -281,7 +321,7 @@ def test_the_hot_paths_reads_use_indexes_not_scans(app, make, event, gate, staff
                                                      registration)
     reads = [(statement, parameters) for statement, parameters in executed
              if statement.lstrip().upper().startswith("SELECT")]
-    assert len(reads) == 3, reads  # the token, the event with the role, point and holder
+    assert len(reads) == 2, reads  # who asks with the event and role, point and holder
     with app.app_context():
         cursor = db.session.connection().connection.dbapi_connection.cursor()
         if db_backend == "postgresql":
