@@ -357,9 +357,15 @@ def is_lock_timeout(error: sa.exc.OperationalError) -> bool:
 
 def lock_row(table: type[Any], row_id: int) -> None:
     """Make writers of the same row take turns until commit: a row lock on PostgreSQL. On
-    SQLite nothing is run: the writer already holds the whole database since BEGIN IMMEDIATE."""
+    SQLite nothing is run: the writer already holds the whole database since BEGIN IMMEDIATE.
+
+    The lock is FOR NO KEY UPDATE, not FOR UPDATE: inserting a row that refers to this one
+    (a registration of the event) takes a KEY SHARE lock on it for the foreign key, which
+    FOR UPDATE waits for. Two bookings that each inserted their registration and then
+    locked the event FOR UPDATE would wait for each other: a deadlock."""
     from eventapp.extensions import db
 
     if db.session.get_bind().dialect.name == "sqlite":
         return
-    db.session.execute(sa.select(table.id).where(table.id == row_id).with_for_update())
+    db.session.execute(sa.select(table.id).where(table.id == row_id)
+                       .with_for_update(key_share=True))

@@ -148,20 +148,31 @@ class OutboxMessage(Base):
         return f"<OutboxMessage {self.id} {self.kind} {self.medium} {self.status}>"
 
 
-def queue_message(*, medium: Medium, kind: str, recipient: str, locale: str,
-                  event_id: int | None = None, contact_id: int | None = None,
-                  registration_id: int | None = None, dedupe_key: str | None = None,
-                  payload: dict[str, Any] | None = None) -> OutboxMessage:
-    """Add a message to the outbox in the caller's transaction (inserted now: the rows it
-    names must exist); it is handed to the sender once that transaction commits (and not at
-    all if it rolls back). A booking queues its messages this way: one INSERT each."""
-    message = OutboxMessage(medium=medium, kind=kind, recipient=recipient, locale=locale,
-                            event_id=event_id, contact_id=contact_id,
-                            registration_id=registration_id, dedupe_key=dedupe_key,
-                            payload=payload or {}, status=MessageStatus.QUEUED, attempts=0,
-                            next_attempt_at=utcnow())
-    insert_now(message)
-    db.session.info.setdefault(NEW_MESSAGES, []).append(message)
+def new_message(*, medium: Medium, kind: str, recipient: str, locale: str,
+                event_id: int | None = None, contact_id: int | None = None,
+                registration_id: int | None = None, dedupe_key: str | None = None,
+                payload: dict[str, Any] | None = None) -> OutboxMessage:
+    """A message to queue (not in the session yet: see `queue_messages`)."""
+    return OutboxMessage(medium=medium, kind=kind, recipient=recipient, locale=locale,
+                         event_id=event_id, contact_id=contact_id,
+                         registration_id=registration_id, dedupe_key=dedupe_key,
+                         payload=payload or {}, status=MessageStatus.QUEUED, attempts=0,
+                         next_attempt_at=utcnow())
+
+
+def queue_messages(*messages: OutboxMessage) -> None:
+    """Add new messages to the outbox in the caller's transaction, inserted now (one INSERT
+    for them all; the rows they name must exist). They are handed to the sender once that
+    transaction commits, and not at all if it rolls back. A booking queues its ticket by
+    e-mail and by SMS this way."""
+    insert_now(*messages)
+    db.session.info.setdefault(NEW_MESSAGES, []).extend(messages)
+
+
+def queue_message(**fields: Any) -> OutboxMessage:
+    """`queue_messages` of one `new_message(**fields)`."""
+    message = new_message(**fields)
+    queue_messages(message)
     return message
 
 

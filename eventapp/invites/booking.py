@@ -3,17 +3,19 @@
 The booking path is a hot path (hundreds of people book in the minutes after an invitation goes
 out), so `book` reads and validates first and then writes in one short transaction of few
 statements: find the channel and the referrer, match the contact (reads; on SQLite before the
-write lock is taken, see `start_writing`), then count the places (only when there is a
-limit) and insert the contact, the registration, the outbox rows and the activity, each one
-Core INSERT (`insert_now`: no unit-of-work flush). Its queries are built once, at import. The
-ticket is signed in memory (~50 us).
+write lock is taken, see `start_writing`), then insert the contact, the registration (as
+confirmed), the outbox rows (one statement) and the activity, each a Core INSERT
+(`insert_now`: no unit-of-work flush), and only then, when there is a limit, lock the event
+and count its places, moving the booking to the waiting list if it is one too many: the
+bookings of one event take turns for that count and the commit alone. Its queries are built
+once, at import. The ticket is signed in memory (~50 us).
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +31,7 @@ from eventapp.core.activity import ActivityKind, record_activity
 from eventapp.core.database import is_unique_violation, lock_row, start_writing
 from eventapp.core.inserts import insert_now
 from eventapp.core.errors import Conflict, DomainError, NotFound, ValidationFailed
-from eventapp.core.outbox import Medium, OutboxMessage, queue_message
+from eventapp.core.outbox import Medium, OutboxMessage, new_message, queue_messages
 from eventapp.core.time import utcnow
 from eventapp.events.booking_form import BookingFormSpec, read_answers
 from eventapp.events.models import (Channel, Event, EventStatus, Registration,
@@ -53,6 +55,8 @@ class BookingRequest:
     consent: bool
     locale: str
     channel_code: str | None = None
+    #: The id of the channel of `channel_code`, if the caller has looked it up already.
+    channel_id: int | None = None
     share_code: str | None = None
     visitor_id: str | None = None
     #: The form's one-time key: the same key twice is the same submission (a double tap).
@@ -71,6 +75,8 @@ class BookingResult:
     #: the ticket is sent again to the person's own address instead of shown to whoever typed
     #: their mobile number.
     same_person: bool
+    #: The messages this booking queued.
+    messages: list[OutboxMessage] = field(default_factory=list)
 
 
 # --- tickets ------------------------------------------------------------------------------
@@ -158,6 +164,24 @@ def _has_free_place(event: Event) -> bool:
     return db.session.scalar(_CONFIRMED_PLACES, {"event_id": event.id}) < event.capacity
 
 
+def _keep_the_place(event: Event, registration: Registration,
+                    messages: list[OutboxMessage]) -> None:
+    """The last step of a new booking, written as confirmed with its ticket messages queued:
+    if the event is over capacity with it, it goes to the waiting list and its messages say
+    so. The capacity check comes last so that bookings of one event take turns (PostgreSQL:
+    the event's row lock, held until commit) for this count alone, not for every insert.
+    The count runs after the lock is granted, so it sees every booking committed before."""
+    if event.capacity is None or registration.status != RegistrationStatus.CONFIRMED:
+        return
+    lock_row(Event, event.id)
+    if db.session.scalar(_CONFIRMED_PLACES, {"event_id": event.id}) <= event.capacity:
+        return
+    registration.status = RegistrationStatus.WAITLISTED
+    for message in messages:
+        message.kind = "waitlisted"
+        message.dedupe_key = _message_key(registration, "waitlisted", message.medium)
+
+
 def book(event: Event, request: BookingRequest) -> BookingResult:
     """Book a place for the person of `request` at `event`: validated, matched into the pool,
     confirmed or waitlisted, with a signed ticket, its messages queued and the booking logged.
@@ -174,7 +198,7 @@ def book(event: Event, request: BookingRequest) -> BookingResult:
     if errors:
         raise ValidationFailed(_l("Please correct the marked fields."), **errors)
     person.locale = request.locale
-    channel_id = find_channel_id(event, request.channel_code)
+    channel_id = request.channel_id or find_channel_id(event, request.channel_code)
     referrer_id = find_referrer(event, request.share_code)
     source = f"{request.source}:{event.slug}"
     consent = f"booking:{event.slug}"
@@ -203,15 +227,17 @@ def book(event: Event, request: BookingRequest) -> BookingResult:
     registration = Registration(
         event_id=event.id, contact_id=contact.id, channel_id=channel_id,
         referrer_id=referrer_id if referrer_id != contact.id else None,
-        status=(RegistrationStatus.CONFIRMED if request.walk_in or _has_free_place(event)
-                else RegistrationStatus.WAITLISTED),
+        status=RegistrationStatus.CONFIRMED,  # unless over capacity: `_keep_the_place`
         answers=answers, ticket_token=new_ticket_token(), share_code=new_share_code(),
         visitor_id=request.visitor_id, booking_key=request.booking_key)
     issue_ticket(event, registration)
     insert_now(registration)
     set_committed_value(registration, "event", event)
     set_committed_value(registration, "contact", contact)
-    return _booked(registration, contact, request, same_person=known_person)
+    result = _booked(registration, contact, request, same_person=known_person)
+    if not request.walk_in:  # staff take walk-ins beyond capacity
+        _keep_the_place(event, registration, result.messages)
+    return result
 
 
 def book_and_commit(event: Event, request: BookingRequest) -> BookingResult:
@@ -271,31 +297,40 @@ def _booked(registration: Registration, contact: Contact, request: BookingReques
             same_person: bool) -> BookingResult:
     """What every new booking sends and logs: the ticket (or waiting-list) messages and the
     BOOKING activity with its channel and the browser that booked."""
-    _queue_ticket_messages(registration, contact, "ticket" if registration.status ==
-                           RegistrationStatus.CONFIRMED else "waitlisted")
+    messages = _queue_ticket_messages(registration, contact, "ticket" if registration.status ==
+                                      RegistrationStatus.CONFIRMED else "waitlisted")
     record_activity(ActivityKind.BOOKING, event_id=registration.event_id,
                     contact_id=contact.id, visitor_id=request.visitor_id,
                     channel_id=registration.channel_id,
                     reference=f"registration:{registration.id}")
-    return BookingResult(registration, created=True, same_person=same_person)
+    return BookingResult(registration, created=True, same_person=same_person,
+                         messages=messages)
+
+
+def _message_key(registration: Registration, kind: str, medium: Medium) -> str:
+    return f"{kind}:{registration.id}:{registration.ticket_serial}:{medium.value}"
 
 
 def _queue_ticket_messages(registration: Registration, contact: Contact, kind: str,
-                           dedupe: str | None = None) -> None:
+                           dedupe: str | None = None) -> list[OutboxMessage]:
     """The ticket by e-mail (QR inline) and by SMS (the ticket link), to whichever the person
-    gave. Transactional messages: sent even to people who opted out of marketing."""
-    key = dedupe or f"{kind}:{registration.id}:{registration.ticket_serial}"
+    gave, in one INSERT. Transactional messages: sent even to people who opted out of
+    marketing."""
     locale = contact.locale or current_app.config["DEFAULT_LOCALE"]
-    wanted = {f"{key}:{medium.value}": (medium, address) for medium, address in
+    wanted = {f"{dedupe}:{medium.value}" if dedupe else _message_key(registration, kind, medium):
+              (medium, address) for medium, address in
               ((Medium.EMAIL, contact.email), (Medium.SMS, contact.phone)) if address}
     if dedupe and wanted:  # a resend already queued within its period is not queued twice
         for queued in db.session.scalars(sa.select(OutboxMessage.dedupe_key).where(
                 OutboxMessage.dedupe_key.in_(list(wanted)))):
             wanted.pop(queued, None)
-    for dedupe_key, (medium, address) in wanted.items():
-        queue_message(medium=medium, kind=kind, recipient=address, locale=locale,
-                      event_id=registration.event_id, contact_id=contact.id,
-                      registration_id=registration.id, dedupe_key=dedupe_key)
+    messages = [new_message(medium=medium, kind=kind, recipient=address, locale=locale,
+                            event_id=registration.event_id, contact_id=contact.id,
+                            registration_id=registration.id, dedupe_key=dedupe_key)
+                for dedupe_key, (medium, address) in wanted.items()]
+    if messages:
+        queue_messages(*messages)
+    return messages
 
 
 # --- tickets: finding, cancelling, the waiting list -----------------------------------------

@@ -30,7 +30,7 @@ from eventapp.core.forms import commit_or_flash_error
 from eventapp.core.i18n import current_locale_code
 from eventapp.core.time import in_zone, utcnow, zone
 from eventapp.events.booking_form import BookingFormSpec, booking_form_helpers
-from eventapp.events.models import Event, Registration, RegistrationStatus
+from eventapp.events.models import Channel, Event, Registration, RegistrationStatus
 from eventapp.extensions import db
 from eventapp.invites import models as _models  # noqa: F401  (the mailings table)
 from eventapp.invites.attendee import (Invitation, countdown, is_on_team, is_public,
@@ -181,25 +181,31 @@ def book_page(slug: str) -> Response:
 
 
 #: The event a booking is for, without the long texts and lists a booking does not read (a
-#: page shown again after a mistake loads them when it needs them).
-_EVENT_TO_BOOK = sa.select(Event).where(Event.slug == sa.bindparam("slug")).options(
-    sa.orm.defer(Event.description), sa.orm.defer(Event.transport_notes),
-    sa.orm.defer(Event.agenda), sa.orm.defer(Event.weather_note),
-    sa.orm.defer(Event.privacy_text), sa.orm.defer(Event.venue_help))
+#: page shown again after a mistake loads them when it needs them), and the id of the
+#: channel whose code the link carried (NULL if none): one query.
+_EVENT_TO_BOOK = (
+    sa.select(Event, Channel.id)
+    .outerjoin(Channel, sa.and_(Channel.event_id == Event.id,
+                                Channel.code == sa.bindparam("code")))
+    .where(Event.slug == sa.bindparam("slug")).options(
+        sa.orm.defer(Event.description), sa.orm.defer(Event.transport_notes),
+        sa.orm.defer(Event.agenda), sa.orm.defer(Event.weather_note),
+        sa.orm.defer(Event.privacy_text), sa.orm.defer(Event.venue_help)))
 
 
 @bp.post("/e/<slug>/book")
 @reads_first  # validation and lookups before the write lock (booking.book: start_writing)
 def book(slug: str) -> Response | tuple[Response, int]:
-    event = db.session.scalar(_EVENT_TO_BOOK, {"slug": slug})
+    channel_code, share_code = _link_codes(request.form)
+    event, channel_id = db.session.execute(
+        _EVENT_TO_BOOK, {"slug": slug, "code": channel_code or ""}).first() or (None, None)
     if event is None or not is_public(event):
         raise NotFound()
     form = request.form.to_dict(flat=False)
-    channel_code, share_code = _link_codes(request.form)
     booking = BookingRequest(
         form=form, consent=request.form.get("consent") == "y", locale=current_locale_code(),
-        channel_code=channel_code, share_code=share_code, visitor_id=_known_visitor(),
-        booking_key=_booking_key())
+        channel_code=channel_code, channel_id=channel_id, share_code=share_code,
+        visitor_id=_known_visitor(), booking_key=_booking_key())
     try:
         result = book_and_commit(event, booking)
     except ValidationFailed as error:

@@ -523,6 +523,49 @@ def test_a_person_booking_twice_at_the_same_instant_gets_one_registration(app, e
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) == rounds
 
 
+@pytest.mark.slow
+def test_people_booking_the_last_places_at_once_get_exactly_those_places(app, make, event):
+    """12 people book the last 3 places at the same instant: 3 are confirmed, 9 waitlisted,
+    and each is sent the message of the place they got (the capacity is checked last, each
+    booking counting under the event's lock what committed before it)."""
+    set_up(app, event, capacity=5)
+    for _ in range(2):
+        make.registration(event)
+    people = 12
+    forms = []
+    for number in range(people):
+        phone = app.test_client()
+        forms.append((phone, {**hidden_fields(phone.get(f"/e/{event.slug}")),
+                              "name": f"抢位 {number}", "phone": f"1370000{number:04d}",
+                              "email": f"last{number}@example.com", "consent": "y"}))
+    start = threading.Barrier(people)
+    answers: list[Any] = []
+
+    def tap(phone: Any, data: dict[str, str]) -> None:
+        start.wait()
+        answers.append(phone.post(f"/e/{event.slug}/book", data=data))
+
+    threads = [threading.Thread(target=tap, args=form) for form in forms]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert [a.status_code for a in answers] == [303] * people
+    booked = [r for r in registrations_of(app, event) if r.contact.name.startswith("抢位")]
+    statuses = [r.status for r in booked]
+    assert statuses.count(RegistrationStatus.CONFIRMED) == 3
+    assert statuses.count(RegistrationStatus.WAITLISTED) == 9
+    with app.app_context():
+        sent = {(m.registration_id, m.medium.value): (m.kind, m.dedupe_key)
+                for m in db.session.scalars(sa.select(OutboxMessage))}
+    for registration in booked:
+        kind = "ticket" if registration.status == RegistrationStatus.CONFIRMED else "waitlisted"
+        for medium in ("email", "sms"):
+            assert sent[registration.id, medium] == (
+                kind, f"{kind}:{registration.id}:{registration.ticket_serial}:{medium}")
+
+
 def test_a_stranger_cannot_redirect_a_ticket_to_their_own_address(app, client, event):
     """The victim booked with a mobile only; a stranger types that mobile and their own
     e-mail: nothing goes to the stranger's address, and the contact keeps no trace of it."""
