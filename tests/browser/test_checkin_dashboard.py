@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
+from babel import Locale
+from babel.dates import format_time
 from flask import Flask
 from playwright.sync_api import expect
 
@@ -70,11 +74,16 @@ def test_a_new_arrival_shows_within_one_refresh(app: Flask, make: Factory, expo:
     expect(latest).to_have_class(re.compile(r"\bdash-scan--admitted\b"))
     expect_words(latest.locator(".dash-scan__result"), locale, "Valid")
     assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
-    # the newest bar of the chart counts the arrival (it started when the expo did)
-    # (waited for, not read once: the chart is redrawn after the figures, and a scan just
-    # after a 10-minute mark is counted in a bar the next refresh adds)
-    newest_bar = page.locator("[data-chart-bars] title").last
-    expect(newest_bar).to_have_text(re.compile(r": 1$"), timeout=ONE_REFRESH_MS)
+    # the chart's bar of the scan's 10 minutes (in the event's time) counts the arrival (it
+    # started when the expo did). Waited for, not read once: the chart is redrawn after the
+    # figures, and a scan just after a 10-minute mark is in a bar the next refresh adds (just
+    # before one, the newest bar is already the next, empty one)
+    scanned = datetime.fromisoformat(answer["scanned_at"]).astimezone(
+        ZoneInfo(expo.event.timezone))
+    label = format_time(scanned.replace(minute=scanned.minute // 10 * 10), "short",
+                        locale=Locale.parse(locale, sep="-"))
+    bar = page.locator("[data-chart-bars] title", has_text=re.compile(f"^{re.escape(label)}: "))
+    expect(bar).to_have_text(f"{label}: 1", timeout=ONE_REFRESH_MS)
     expect(page.locator("[data-status]")).not_to_be_empty()
 
     expect_tidy(page, device)
