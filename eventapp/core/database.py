@@ -30,7 +30,9 @@ SQLite (the embedded default) is made safe for several gunicorn workers writing 
 - Migrations run with foreign keys off (checked afterwards): Alembic rebuilds a SQLite table
   to alter it, and dropping the old table would otherwise cascade-delete its children.
 
-PostgreSQL needs no locking here: row locks and READ COMMITTED do the job. Its pooled
+PostgreSQL needs no locking here: row locks and READ COMMITTED do the job. A view whose
+every write is one statement complete by itself is marked `@writes_single_statements` (ticket
+redemption) and runs in autocommit mode there: no BEGIN and COMMIT round trips. Its pooled
 connections are checked before use without pool_pre_ping's round trip on every checkout
 (one of the few of a ticket redemption): a connection the server closed (a restart, a crash,
 `pg_terminate_backend`) has its goodbye or end of file waiting on its socket, seen by a
