@@ -61,6 +61,8 @@ View = TypeVar("View", bound=Callable[..., Any])
 #: A pooled PostgreSQL connection idle this long is pinged (a round trip) before it is used.
 PING_AFTER_IDLE_S = 1.0
 _IDLE_SINCE = "eventapp_idle_since"
+#: Connection.info: writes so far in a `@writes_single_statements` request (PostgreSQL).
+_WRITES_IN_AUTOCOMMIT = "eventapp_writes_in_autocommit"
 _writing: ContextVar[bool] = ContextVar("eventapp_writing", default=False)
 
 
@@ -70,6 +72,11 @@ class DatabaseBusy(RuntimeError):
 
 class WriteInReadTransaction(RuntimeError):
     """A write in a transaction begun for reading: mark the GET view `@writes_database`."""
+
+
+class SecondWriteWithoutTransaction(RuntimeError):
+    """A second write in a request of a `@writes_single_statements` view (PostgreSQL runs it
+    in autocommit mode: the two would not be atomic). Drop the mark, or make it one statement."""
 
 
 def writes_database(view: View) -> View:
@@ -89,11 +96,12 @@ def reads_first(view: View) -> View:
 
 def writes_single_statements(view: View) -> View:
     """Mark a `@reads_first` view none of whose writes needs another one to be atomic with
-    it: each is one statement, complete by itself (ticket redemption: a scan's INSERT and
-    what it changes besides are one statement on PostgreSQL). There its request runs in
-    autocommit mode: no BEGIN and COMMIT round trips, each statement commits as it ends.
-    (Under READ COMMITTED each statement has its own snapshot anyway.) On SQLite nothing
-    changes."""
+    it: at most one of its statements changes rows, and that one is complete by itself
+    (ticket redemption: the scan's INSERT with what it changes besides, one statement on
+    PostgreSQL; or, if a unique index turned that away, the scan's record). There its
+    request runs in autocommit mode: no BEGIN and COMMIT round trips, each statement commits
+    as it ends (under READ COMMITTED each has its own snapshot anyway); a write after one
+    that changed rows raises SecondWriteWithoutTransaction. On SQLite nothing changes."""
     view.writes_single_statements = True  # type: ignore[attr-defined]
     return view
 
@@ -245,12 +253,17 @@ def _closed_by_server(connection: Any) -> bool:
     return bool(poll.poll(0))
 
 
+def _is_read(statement: str) -> bool:
+    return statement.lstrip()[:6].upper() == "SELECT"
+
+
 def _check_postgresql_connections(engine: sa.Engine) -> None:
     dialect = engine.dialect
 
     @sa.event.listens_for(engine, "checkin")
     def _on_checkin(dbapi_connection: Any, record: Any) -> None:
         record.info[_IDLE_SINCE] = time.monotonic()
+        record.info.pop(_WRITES_IN_AUTOCOMMIT, None)
         if dbapi_connection is not None and dbapi_connection.autocommit:
             dbapi_connection.autocommit = False  # back from a `@writes_single_statements` view
 
@@ -260,6 +273,27 @@ def _check_postgresql_connections(engine: sa.Engine) -> None:
     def _on_begin(connection: sa.Connection) -> None:
         if _commits_each_statement():
             connection.connection.driver_connection.autocommit = True
+            connection.info[_WRITES_IN_AUTOCOMMIT] = 0
+
+    # The mark is a promise the code keeps: after a write that changed rows, another write
+    # would not be atomic with it. (A write that changed nothing, such as an INSERT a unique
+    # index turned away, may be followed by another: a redemption of a used ticket.)
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _before_execute(connection: sa.Connection, _cursor: Any, statement: str,
+                        *_args: Any) -> None:
+        writes = connection.info.get(_WRITES_IN_AUTOCOMMIT)
+        if writes and not _is_read(statement) and \
+                connection.connection.driver_connection.autocommit:
+            raise SecondWriteWithoutTransaction(
+                "a second write in a @writes_single_statements view, whose statements each "
+                "commit at once on PostgreSQL: they would not be atomic")
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def _after_execute(connection: sa.Connection, cursor: Any, statement: str,
+                       *_args: Any) -> None:
+        writes = connection.info.get(_WRITES_IN_AUTOCOMMIT)
+        if writes is not None and not _is_read(statement) and cursor.rowcount > 0:
+            connection.info[_WRITES_IN_AUTOCOMMIT] = writes + 1
 
     @sa.event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:

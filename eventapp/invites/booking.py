@@ -4,7 +4,7 @@ The booking path is a hot path (hundreds of people book in the minutes after an 
 out), so `book` reads and validates first and then writes in one short transaction of few
 statements: find the channel and the referrer, match the contact (reads; on SQLite before the
 write lock is taken, see `start_writing`), then insert the contact, the registration (as
-confirmed), the outbox rows (one statement) and the activity, each a Core INSERT
+confirmed), the outbox rows (one statement on PostgreSQL) and the activity, each a Core INSERT
 (`insert_now`: no unit-of-work flush), and only then, when there is a limit, lock the event
 and count its places, moving the booking to the waiting list if it is one too many: the
 bookings of one event take turns for that count and the commit alone. Its queries are built
@@ -28,7 +28,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from eventapp.contacts.models import Contact
 from eventapp.contacts.services import PersonDetails, find_contact, new_contact, update_contact
 from eventapp.core.activity import ActivityKind, record_activity
-from eventapp.core.database import is_unique_violation, lock_row, start_writing
+from eventapp.core.database import is_unique_violation, start_writing
 from eventapp.core.inserts import insert_now
 from eventapp.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from eventapp.core.outbox import Medium, OutboxMessage, new_message, queue_messages
@@ -138,6 +138,8 @@ _REGISTRATION_OF = sa.select(Registration).where(
 _CONFIRMED_PLACES = sa.select(sa.func.count()).select_from(Registration).where(
     Registration.event_id == sa.bindparam("event_id"),
     Registration.status == RegistrationStatus.CONFIRMED)
+_CAPACITY_LOCKED = sa.select(Event.capacity).where(
+    Event.id == sa.bindparam("event_id")).with_for_update(key_share=True)
 
 
 def find_channel_id(event: Event, code: str | None) -> int | None:
@@ -155,13 +157,21 @@ def find_referrer(event: Event, share_code: str | None) -> int | None:
                                             "share_code": share_code[:16]})
 
 
+def _locked_capacity(event: Event) -> int | None:
+    """The event's limit as committed now, its row locked until commit (PostgreSQL, FOR NO
+    KEY UPDATE: see `lock_row`; SQLite's writer holds the whole database anyway). A limit a
+    marketer changed while this waited for the lock is the one that counts."""
+    return db.session.scalar(_CAPACITY_LOCKED, {"event_id": event.id})
+
+
 def _has_free_place(event: Event) -> bool:
-    """Whether one more confirmed place fits. On PostgreSQL the event row is locked first, so
-    two bookings cannot both take the last place (SQLite's writers take turns anyway)."""
+    """Whether one more confirmed place fits. The event row is locked first, so two bookings
+    cannot both take the last place."""
     if event.capacity is None:
         return True
-    lock_row(Event, event.id)
-    return db.session.scalar(_CONFIRMED_PLACES, {"event_id": event.id}) < event.capacity
+    capacity = _locked_capacity(event)
+    return capacity is None or db.session.scalar(
+        _CONFIRMED_PLACES, {"event_id": event.id}) < capacity
 
 
 def _keep_the_place(event: Event, registration: Registration,
@@ -173,8 +183,9 @@ def _keep_the_place(event: Event, registration: Registration,
     The count runs after the lock is granted, so it sees every booking committed before."""
     if event.capacity is None or registration.status != RegistrationStatus.CONFIRMED:
         return
-    lock_row(Event, event.id)
-    if db.session.scalar(_CONFIRMED_PLACES, {"event_id": event.id}) <= event.capacity:
+    capacity = _locked_capacity(event)
+    if capacity is None or db.session.scalar(
+            _CONFIRMED_PLACES, {"event_id": event.id}) <= capacity:
         return
     registration.status = RegistrationStatus.WAITLISTED
     for message in messages:
@@ -368,11 +379,11 @@ def cancel_registration(registration: Registration) -> list[Registration]:
 def promote_waitlisted(event: Event) -> list[Registration]:
     """Confirm waiting-list registrations, longest-waiting first, while places are free; each
     promoted person is sent their ticket."""
-    if event.capacity is None:
+    capacity = None if event.capacity is None else _locked_capacity(event)
+    if capacity is None:
         free = None
     else:
-        lock_row(Event, event.id)
-        free = event.capacity - db.session.scalar(_CONFIRMED_PLACES, {"event_id": event.id})
+        free = capacity - db.session.scalar(_CONFIRMED_PLACES, {"event_id": event.id})
         if free <= 0:
             return []
     query = (sa.select(Registration).where(Registration.event_id == event.id,

@@ -228,14 +228,14 @@ def test_a_scan_at_an_event_without_a_ticket_key_is_refused_not_an_error(app, ma
 def _statements_of_a_redemption(app, event, gate, client, registration, autocommit=None):
     """(statement, parameters) of each statement a first scan through the API runs, and the
     engine; the scan is checked to be valid. `autocommit`, a list: gets whether the
-    PostgreSQL connection was in autocommit mode at each statement."""
+    PostgreSQL connection (psycopg's) each statement ran on."""
     csrf = client.csrf_token()
     executed: list[tuple[str, object]] = []
 
     def note(conn, _cursor, statement, parameters, *_args):
         executed.append((statement, parameters))
         if autocommit is not None and conn.dialect.name == "postgresql":
-            autocommit.append(conn.connection.driver_connection.autocommit)
+            autocommit.append(conn.connection.driver_connection)
 
     with app.app_context():
         engine = db.engine
@@ -258,9 +258,9 @@ def test_a_redemption_reads_before_it_takes_the_write_lock(app, make, event, gat
     the arrival and the activity. On PostgreSQL those three are one statement, run in
     autocommit mode: no BEGIN and COMMIT round trips."""
     registration = make.registration(event)
-    autocommit: list[bool] = []
+    connections: list = []
     executed, engine = _statements_of_a_redemption(app, event, gate, staff_client, registration,
-                                                   autocommit)
+                                                   connections)
     statements = [statement.split()[0].upper() + (
         " IMMEDIATE" if statement.upper().startswith("BEGIN IMMEDIATE") else "")
         for statement, _parameters in executed]
@@ -273,10 +273,35 @@ def test_a_redemption_reads_before_it_takes_the_write_lock(app, make, event, gat
         assert statements[0] == "BEGIN", "the reads run in a read transaction"
         assert statements[immediate + 1:] == ["INSERT", "UPDATE", "INSERT"]
     else:
-        assert autocommit == [True] * 3
-        with app.app_context():  # the pooled connection is back to transactions
-            assert db.session.connection().connection.driver_connection.autocommit is False
-            db.session.rollback()
+        [connection] = set(connections)
+        assert len(connections) == 3
+        assert connection.autocommit is False, "back in the pool, it is back to transactions"
+
+
+def test_a_refused_redemption_leaves_its_connection_to_transactions(app, make, event, gate,
+                                                                    staff_client, db_backend):
+    """A redemption answered with an error (an unknown point) gives its connection back to
+    the pool as it found it: the next request on it runs in a transaction again."""
+    registration = make.registration(event)
+    seen: list = []
+
+    def note(conn, *_args):
+        seen.append(conn.connection.driver_connection)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        response = staff_client.post(
+            f"/api/v1/events/{event.slug}/checkin/redemptions",
+            json={"code": registration.ticket_code, "point_id": gate.id + 1000},
+            headers={"X-CSRFToken": staff_client.csrf_token()})
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+    assert response.status_code == 404
+    assert seen, "the request read the database"
+    if db_backend == "postgresql":
+        assert all(connection.autocommit is False for connection in seen)
 
 
 def test_a_token_redemption_reads_who_asks_with_the_event(app, make, event, gate):

@@ -335,3 +335,37 @@ def test_after_postgresql_restarts_the_next_query_gets_a_new_connection(own_post
         db.session.commit()
         assert after != before
         db.engine.dispose()
+
+
+def test_a_single_statement_view_that_writes_twice_is_refused_on_postgresql(app, db_backend):
+    """`@writes_single_statements` runs a view in autocommit mode on PostgreSQL, where a
+    second write would not be atomic with the first: it is refused at once. On SQLite the
+    mark changes nothing: both go in, in one transaction."""
+    from eventapp.core.database import (SecondWriteWithoutTransaction, reads_first,
+                                        start_writing, writes_single_statements)
+
+    @app.post("/_writes_twice")
+    @reads_first
+    @writes_single_statements
+    def writes_twice() -> str:
+        db.session.execute(sa.select(Event.id)).all()  # reads are free
+        start_writing(db.session)
+        for slug in ("first-of-two", "second-of-two"):
+            db.session.execute(sa.insert(Event).values(
+                slug=slug, title=slug, starts_at=utcnow(), ends_at=utcnow(), timezone="UTC",
+                currency="CNY"))
+        db.session.commit()
+        return "written"
+
+    app.config.update(PROPAGATE_EXCEPTIONS=True, WTF_CSRF_ENABLED=False)
+    client = app.test_client()
+    if db_backend == "postgresql":
+        with pytest.raises(SecondWriteWithoutTransaction):
+            client.post("/_writes_twice")
+        expected = {"first-of-two"}  # committed as it ran: why the mark needs single writes
+    else:
+        assert client.post("/_writes_twice").text == "written"
+        expected = {"first-of-two", "second-of-two"}
+    with app.app_context():
+        assert set(db.session.scalars(sa.select(Event.slug).where(
+            Event.slug.like("%-of-two")))) == expected

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from datetime import timedelta
 from html import unescape
 from typing import Any
@@ -564,6 +565,35 @@ def test_people_booking_the_last_places_at_once_get_exactly_those_places(app, ma
         for medium in ("email", "sms"):
             assert sent[registration.id, medium] == (
                 kind, f"{kind}:{registration.id}:{registration.ticket_serial}:{medium}")
+
+
+@pytest.mark.slow
+def test_a_limit_lifted_while_a_booking_waits_for_its_turn_is_the_one_that_counts(
+        app, make, event):
+    """The marketer lifts a full event's limit while a booking that read it full waits for
+    the event's lock: the booking counts against the limit as it is then (none) and gets a
+    place, instead of a waiting list that nothing would ever promote."""
+    set_up(app, event, capacity=1)
+    make.registration(event)
+    phone = app.test_client()
+    data = {**hidden_fields(phone.get(f"/e/{event.slug}")), "name": "等锁 Waiting",
+            "phone": "13711112222", "consent": "y"}
+    answers: list[Any] = []
+    with app.app_context():
+        marketer = db.engine.connect()  # the set-up page's transaction, not committed yet
+        lifting = marketer.begin()
+        marketer.execute(sa.update(Event).where(Event.id == event.id).values(capacity=None))
+        booking = threading.Thread(target=lambda: answers.append(
+            phone.post(f"/e/{event.slug}/book", data=data)))
+        booking.start()
+        time.sleep(1)  # the booking reads the full event, then waits for its turn
+        lifting.commit()
+        marketer.close()
+        booking.join(timeout=60)
+
+    assert [a.status_code for a in answers] == [303]
+    [booked] = [r for r in registrations_of(app, event) if r.contact.name == "等锁 Waiting"]
+    assert booked.status == RegistrationStatus.CONFIRMED
 
 
 def test_a_stranger_cannot_redirect_a_ticket_to_their_own_address(app, client, event):
