@@ -225,30 +225,37 @@ def test_a_scan_at_an_event_without_a_ticket_key_is_refused_not_an_error(app, ma
     assert answer["result"] == "forged"
 
 
-def _statements_of_a_redemption(app, event, gate, client, registration, autocommit=None):
-    """(statement, parameters) of each statement a first scan through the API runs, and the
-    engine; the scan is checked to be valid. `autocommit`, a list: gets whether the
-    PostgreSQL connection (psycopg's) each statement ran on."""
-    csrf = client.csrf_token()
+def _statements_of_a_scan(app, event, client, code, point_id):
+    """What a scan through the API runs: (statement, parameters) of each statement, the
+    driver's connection each ran on with its autocommit mode then (psycopg's; None on
+    SQLite), the answer, and the engine."""
     executed: list[tuple[str, object]] = []
+    connections: list = []
 
     def note(conn, _cursor, statement, parameters, *_args):
         executed.append((statement, parameters))
-        if autocommit is not None and conn.dialect.name == "postgresql":
-            autocommit.append(conn.connection.driver_connection)
+        driver = conn.connection.driver_connection
+        connections.append((driver, getattr(driver, "autocommit", None)))
 
     with app.app_context():
         engine = db.engine
+    csrf = client.csrf_token()
     sa.event.listen(engine, "before_cursor_execute", note)
     try:
-        response = client.post(
-            f"/api/v1/events/{event.slug}/checkin/redemptions",
-            json={"code": registration.ticket_code, "point_id": gate.id},
-            headers={"X-CSRFToken": csrf})
+        response = client.post(f"/api/v1/events/{event.slug}/checkin/redemptions",
+                               json={"code": code, "point_id": point_id},
+                               headers={"X-CSRFToken": csrf})
     finally:
         sa.event.remove(engine, "before_cursor_execute", note)
+    return executed, connections, response, engine
+
+
+def _statements_of_a_redemption(app, event, gate, client, registration):
+    """`_statements_of_a_scan` of a first scan, checked to be valid; without the answer."""
+    executed, connections, response, engine = _statements_of_a_scan(
+        app, event, client, registration.ticket_code, gate.id)
     assert response.get_json()["result"] == "valid"
-    return executed, engine
+    return executed, connections, engine
 
 
 def test_a_redemption_reads_before_it_takes_the_write_lock(app, make, event, gate,
@@ -258,9 +265,8 @@ def test_a_redemption_reads_before_it_takes_the_write_lock(app, make, event, gat
     the arrival and the activity. On PostgreSQL those three are one statement, run in
     autocommit mode: no BEGIN and COMMIT round trips."""
     registration = make.registration(event)
-    connections: list = []
-    executed, engine = _statements_of_a_redemption(app, event, gate, staff_client, registration,
-                                                   connections)
+    executed, connections, engine = _statements_of_a_redemption(app, event, gate, staff_client,
+                                                                registration)
     statements = [statement.split()[0].upper() + (
         " IMMEDIATE" if statement.upper().startswith("BEGIN IMMEDIATE") else "")
         for statement, _parameters in executed]
@@ -273,8 +279,8 @@ def test_a_redemption_reads_before_it_takes_the_write_lock(app, make, event, gat
         assert statements[0] == "BEGIN", "the reads run in a read transaction"
         assert statements[immediate + 1:] == ["INSERT", "UPDATE", "INSERT"]
     else:
-        [connection] = set(connections)
-        assert len(connections) == 3
+        assert [autocommit for _connection, autocommit in connections] == [True] * 3
+        [connection] = {driver for driver, _autocommit in connections}
         assert connection.autocommit is False, "back in the pool, it is back to transactions"
 
 
@@ -283,25 +289,12 @@ def test_a_refused_redemption_leaves_its_connection_to_transactions(app, make, e
     """A redemption answered with an error (an unknown point) gives its connection back to
     the pool as it found it: the next request on it runs in a transaction again."""
     registration = make.registration(event)
-    seen: list = []
-
-    def note(conn, *_args):
-        seen.append(conn.connection.driver_connection)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", note)
-    try:
-        response = staff_client.post(
-            f"/api/v1/events/{event.slug}/checkin/redemptions",
-            json={"code": registration.ticket_code, "point_id": gate.id + 1000},
-            headers={"X-CSRFToken": staff_client.csrf_token()})
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", note)
+    _executed, seen, response, _engine = _statements_of_a_scan(
+        app, event, staff_client, registration.ticket_code, gate.id + 1000)
     assert response.status_code == 404
     assert seen, "the request read the database"
     if db_backend == "postgresql":
-        assert all(connection.autocommit is False for connection in seen)
+        assert all(driver.autocommit is False for driver, _autocommit in seen)
 
 
 def test_a_token_redemption_reads_who_asks_with_the_event(app, make, event, gate):
@@ -342,8 +335,8 @@ def test_the_hot_paths_reads_use_indexes_not_scans(app, make, event, gate, staff
     for _ in range(30):
         make.registration(event)
     registration = make.registration(event)
-    executed, _engine = _statements_of_a_redemption(app, event, gate, staff_client,
-                                                     registration)
+    executed, _connections, _engine = _statements_of_a_redemption(app, event, gate,
+                                                                  staff_client, registration)
     reads = [(statement, parameters) for statement, parameters in executed
              if statement.lstrip().upper().startswith("SELECT")]
     assert len(reads) == 2, reads  # who asks with the event and role, point and holder
