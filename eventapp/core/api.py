@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 import flask_smorest
 import marshmallow as ma
 from flask import g, request
-from flask_smorest.utils import resolve_schema_instance
 from flask_login import current_user
+from flask_smorest.utils import resolve_schema_instance
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
@@ -107,7 +107,7 @@ def api_blueprint(name: str, import_name: str, url_prefix: str, description: str
                   csrf: CSRFProtect) -> Blueprint:
     """A blueprint under /api/v1 whose every endpoint authenticates as described above."""
     blueprint = Blueprint(name, import_name, url_prefix=API_PREFIX + url_prefix,
-                                        description=description)
+                          description=description)
     csrf.exempt(blueprint)
 
     @blueprint.before_request

@@ -7,8 +7,8 @@ On a path that only ever adds a few new rows of known classes, `insert_now(*obje
 them with Core `INSERT ... RETURNING id` (several objects of one class: one executemany,
 which SQLAlchemy sends as one multi-row statement where the database keeps RETURNING's
 order, PostgreSQL, and as a statement per row on SQLite) and then keeps them in the session
-as if a query had just loaded them: persistent, clean, every column loaded, the id set. Changing them afterwards is an ordinary UPDATE at the
-next flush.
+as if a query had just loaded them: persistent, clean, every column loaded, the id set.
+Changing them afterwards is an ordinary UPDATE at the next flush.
 
 What it does not do, so use it only where none of this is needed: cascade to related objects
 (insert parents first and pass ids), relationship bookkeeping (set loaded relationships with

@@ -157,21 +157,24 @@ def find_referrer(event: Event, share_code: str | None) -> int | None:
                                             "share_code": share_code[:16]})
 
 
-def _locked_capacity(event: Event) -> int | None:
-    """The event's limit as committed now, its row locked until commit (PostgreSQL, FOR NO
-    KEY UPDATE: see `lock_row`; SQLite's writer holds the whole database anyway). A limit a
+def _free_places(event: Event) -> int | None:
+    """The event's limit, as committed now, less its confirmed places (those of this
+    transaction included); None without a limit. The event's row is locked first, until
+    commit (PostgreSQL, FOR NO KEY UPDATE: see `lock_row`; SQLite's writer holds the whole
+    database anyway), so two bookings cannot both take the last place, and a limit a
     marketer changed while this waited for the lock is the one that counts."""
-    return db.session.scalar(_CAPACITY_LOCKED, {"event_id": event.id})
+    if event.capacity is None:
+        return None
+    capacity = db.session.scalar(_CAPACITY_LOCKED, {"event_id": event.id})
+    if capacity is None:
+        return None
+    return capacity - db.session.scalar(_CONFIRMED_PLACES, {"event_id": event.id})
 
 
 def _has_free_place(event: Event) -> bool:
-    """Whether one more confirmed place fits. The event row is locked first, so two bookings
-    cannot both take the last place."""
-    if event.capacity is None:
-        return True
-    capacity = _locked_capacity(event)
-    return capacity is None or db.session.scalar(
-        _CONFIRMED_PLACES, {"event_id": event.id}) < capacity
+    """Whether one more confirmed place fits."""
+    free = _free_places(event)
+    return free is None or free > 0
 
 
 def _keep_the_place(event: Event, registration: Registration,
@@ -181,11 +184,10 @@ def _keep_the_place(event: Event, registration: Registration,
     so. The capacity check comes last so that bookings of one event take turns (PostgreSQL:
     the event's row lock, held until commit) for this count alone, not for every insert.
     The count runs after the lock is granted, so it sees every booking committed before."""
-    if event.capacity is None or registration.status != RegistrationStatus.CONFIRMED:
+    if registration.status != RegistrationStatus.CONFIRMED:
         return
-    capacity = _locked_capacity(event)
-    if capacity is None or db.session.scalar(
-            _CONFIRMED_PLACES, {"event_id": event.id}) <= capacity:
+    free = _free_places(event)  # this booking's own place is counted already
+    if free is None or free >= 0:
         return
     registration.status = RegistrationStatus.WAITLISTED
     for message in messages:
@@ -379,13 +381,9 @@ def cancel_registration(registration: Registration) -> list[Registration]:
 def promote_waitlisted(event: Event) -> list[Registration]:
     """Confirm waiting-list registrations, longest-waiting first, while places are free; each
     promoted person is sent their ticket."""
-    capacity = None if event.capacity is None else _locked_capacity(event)
-    if capacity is None:
-        free = None
-    else:
-        free = capacity - db.session.scalar(_CONFIRMED_PLACES, {"event_id": event.id})
-        if free <= 0:
-            return []
+    free = _free_places(event)
+    if free is not None and free <= 0:
+        return []
     query = (sa.select(Registration).where(Registration.event_id == event.id,
                                            Registration.status == RegistrationStatus.WAITLISTED)
              .order_by(Registration.created_at, Registration.id)
