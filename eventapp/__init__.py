@@ -39,6 +39,7 @@ def _init_extensions(app: Flask) -> None:
     from eventapp.core.database import configure_engine
     from eventapp.core.errors import register_error_handlers
     from eventapp.core.i18n import init_i18n, select_locale
+    from eventapp.core.inputs import init_inputs
     from eventapp.core.models import render_migration_item
     from eventapp.core.api import SPEC_OPTIONS
     from eventapp.core.queue import init_celery
@@ -46,6 +47,7 @@ def _init_extensions(app: Flask) -> None:
     from eventapp.auth.login import init_login
     from eventapp.extensions import api, babel, csrf, db, login_manager, migrate
 
+    init_inputs(app)
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():

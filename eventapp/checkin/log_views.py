@@ -8,6 +8,7 @@ from flask_login import login_required
 
 from eventapp.checkin import figures, labels as checkin_labels, services
 from eventapp.checkin.models import ScanResult
+from eventapp.core.inputs import whole_number
 from eventapp.events.access import SUPERVISOR_ROLES, event_role_required
 from eventapp.events.models import Event
 
@@ -18,12 +19,12 @@ bp = Blueprint("checkin_log", __name__)
 @login_required
 @event_role_required(*SUPERVISOR_ROLES)
 def log(event: Event) -> str:
-    point_id = request.args.get("point", type=int)
+    point_id = request.args.get("point", type=whole_number)
     result = request.args.get("result") or None
     if result not in ScanResult._value2member_map_:
         result = None
     page = figures.scan_log(event, point_id=point_id, result=result,
-                             page=request.args.get("page", 1, type=int))
+                             page=request.args.get("page", 1, type=whole_number))
     return render_template("checkin/log.html", event=event, page=page,
                            points=services.points_of(event), point_id=point_id,
                            result=result, results=list(ScanResult),

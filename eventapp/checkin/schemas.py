@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from eventapp.checkin.models import Direction, PointKind, ScanResult
+from eventapp.core.inputs import Id
 
 CLIENT_ID = ma.validate.Length(min=1, max=64)
 
@@ -19,7 +20,7 @@ class PointSchema(ma.Schema):
 
 
 class _ScanFields(ma.Schema):
-    point_id = ma.fields.Integer(required=True)
+    point_id = Id(required=True)
     device_id = ma.fields.String(load_default="", validate=ma.validate.Length(max=64),
                                  metadata={"description": "the tablet's own id"})
     client_scan_id = ma.fields.String(load_default=None, validate=CLIENT_ID, metadata={
@@ -38,7 +39,7 @@ class RedeemSchema(_ScanFields):
 
 
 class ByHandSchema(_ScanFields):
-    registration_id = ma.fields.Integer(required=True)
+    registration_id = Id(required=True)
 
 
 class FirstUseSchema(ma.Schema):
@@ -72,10 +73,10 @@ class ScanOutcomeSchema(ma.Schema):
 
 class SyncScanSchema(ma.Schema):
     client_scan_id = ma.fields.String(required=True, validate=CLIENT_ID)
-    point_id = ma.fields.Integer(required=True)
+    point_id = Id(required=True)
     scanned_at = ma.fields.AwareDateTime(required=True)
     code = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
-    registration_id = ma.fields.Integer(load_default=None)
+    registration_id = Id(load_default=None)
     direction = ma.fields.Enum(Direction, by_value=True, load_default=Direction.IN)
     purpose = ma.fields.String(load_default="entry",
                                validate=ma.validate.OneOf(("entry", "gift")))
@@ -163,7 +164,7 @@ class TotalsSchema(ma.Schema):
 
 
 class WalkInSchema(ma.Schema):
-    point_id = ma.fields.Integer(required=True)
+    point_id = Id(required=True)
     device_id = ma.fields.String(load_default="", validate=ma.validate.Length(max=64))
     client_scan_id = ma.fields.String(load_default=None, validate=CLIENT_ID)
     consent = ma.fields.Boolean(load_default=False)

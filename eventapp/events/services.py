@@ -90,6 +90,17 @@ def summaries(event_ids: list[int]) -> dict[int, EventSummary]:
     return result
 
 
+#: The most places an event may have.
+MAX_CAPACITY = 1_000_000
+
+
+def check_capacity(capacity: int | None, errors: dict[str, list[str]]) -> None:
+    """Adds the error of a capacity out of range (None: no limit) to `errors`."""
+    if capacity is not None and not 1 <= capacity <= MAX_CAPACITY:
+        errors["capacity"] = [str(_l("Enter a number of places from 1 to %(max)s, or leave it "
+                                     "empty for no limit.", max=f"{MAX_CAPACITY:,}"))]
+
+
 def create_event(*, title: str, slug: str, starts_at: datetime, ends_at: datetime,
                  timezone: str, venue: str = "", address: str = "", capacity: int | None = None,
                  currency: str = "CNY", creator: User | None = None) -> Event:
@@ -106,8 +117,7 @@ def create_event(*, title: str, slug: str, starts_at: datetime, ends_at: datetim
         errors["ends_at"] = [str(_l("The event must end after it starts."))]
     if not valid_currency(currency):
         errors["currency"] = [str(_l("Unknown currency code."))]
-    if capacity is not None and capacity < 1:
-        errors["capacity"] = [str(_l("Capacity must be at least 1, or empty for no limit."))]
+    check_capacity(capacity, errors)
     if errors:
         raise ValidationFailed(**errors)
     if db.session.scalar(sa.select(Event.id).where(Event.slug == slug)) is not None:

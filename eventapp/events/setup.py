@@ -29,6 +29,7 @@ from eventapp.core.time import utcnow, zone
 from eventapp.events.booking_form import BookingFormSpec
 from eventapp.events.cover_images import HASH_LENGTH, PreparedCover
 from eventapp.events.models import Event, EventStatus, Registration, RegistrationStatus
+from eventapp.events.services import check_capacity
 from eventapp.extensions import db
 from eventapp.invites.booking import ensure_ticket_keys, promote_waitlisted
 
@@ -36,7 +37,6 @@ from eventapp.invites.booking import ensure_ticket_keys, promote_waitlisted
 TEXT_LIMITS = {"title": 200, "description": 10_000, "venue": 200, "address": 300,
                "transport_notes": 2_000, "map_url": 500, "weather_note": 1_000, "gift": 200,
                "privacy_text": 5_000}
-MAX_CAPACITY = 1_000_000
 MAX_AGENDA_ITEMS = 50
 AGENDA_LIMITS = {"title": 200, "speaker": 200}
 TIME_OF_DAY = re.compile(r"^([01]?\d|2[0-3])[:：.]([0-5]\d)$")  # 9:30, 09:30, 09：30
@@ -140,12 +140,6 @@ def _check_times(event: Event, details: EventDetails,
     return starts, ends, deadline
 
 
-def _check_capacity(capacity: int | None, errors: dict[str, list[str]]) -> None:
-    if capacity is not None and not 1 <= capacity <= MAX_CAPACITY:
-        errors["capacity"] = [str(_l("Enter a number of places from 1 to %(max)s, or leave it "
-                                     "empty for no limit.", max=f"{MAX_CAPACITY:,}"))]
-
-
 def confirmed_count(event: Event) -> int:
     """How many confirmed places the event has given."""
     return db.session.scalar(sa.select(sa.func.count()).select_from(Registration).where(
@@ -163,7 +157,7 @@ def update_details(event: Event, details: EventDetails) -> DetailsSaved:
         missing = "longitude" if latitude is not None else "latitude"
         errors[missing] = [str(_l("Enter both the latitude and the longitude, or neither."))]
     starts, ends, deadline = _check_times(event, details, errors)
-    _check_capacity(details.capacity, errors)
+    check_capacity(details.capacity, errors)
     if errors:
         raise ValidationFailed(_l("Please correct the marked fields."), **errors)
     old_capacity = event.capacity

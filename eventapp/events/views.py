@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from eventapp.core.activity import activity_label
 from eventapp.core.forms import commit_or_flash_error, commit_or_show_error
+from eventapp.core.inputs import whole_number
 from eventapp.events import labels, services
 from eventapp.events.access import (PEOPLE_ROLES, SETUP_ROLES, admin_required,
                                     areas_for, event_role_required, home_area)
@@ -136,6 +137,6 @@ def people(event: Event) -> str:
     if status not in {s.value for s in RegistrationStatus}:
         status = None
     page = services.find_attendees(event, search, status=status,
-                                   page=request.args.get("page", 1, type=int))
+                                   page=request.args.get("page", 1, type=whole_number))
     return render_template("events/people.html", event=event, page=page, search=search,
                            status=status)

@@ -95,6 +95,9 @@ def test_the_new_event_page_needs_a_session(client):
     ({"ends_at": "2025-09-16T09:00"}, "ends_at", "The event must end after it starts."),
     ({"currency": "XYZ"}, "currency", "Unknown currency code."),
     ({"capacity": "0"}, "capacity", "Enter a whole number of at least 1."),
+    # More than an INTEGER column holds: the form's error, not a database error.
+    ({"capacity": str(10**12)}, "capacity",
+     "Enter a number of places from 1 to 1,000,000, or leave it empty for no limit."),
     ({"title": ""}, "title", "This field is required."),
 ])
 def test_a_wrong_value_is_shown_under_its_field(app, admin_client, event, field_errors,
