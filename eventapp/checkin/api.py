@@ -18,14 +18,15 @@ from flask_login import current_user
 
 from eventapp.checkin import figures, services
 from eventapp.checkin.labels import result_words
-from eventapp.checkin.redeem import ScanOutcome, ScanRequest, usable_point
+from eventapp.checkin.redeem import POINT_AND_HOLDER, ScanOutcome, ScanRequest, usable_point
 from eventapp.checkin.schemas import (ByHandSchema, PointSchema, RedeemSchema, RosterSchema,
                                       ScanOutcomeSchema, SearchHitSchema, SearchQuerySchema,
                                       SyncAnswerSchema, SyncSchema, TotalsSchema, UndoSchema,
                                       WalkInSchema)
 from eventapp.core.api import api_blueprint
 from eventapp.core.database import reads_first, writes_single_statements
-from eventapp.events.access import GATE_ROLES, SUPERVISOR_ROLES, event_role_required
+from eventapp.events.access import (GATE_ROLES, SUPERVISOR_ROLES, event_role_required,
+                                    reads_beside_the_user)
 from eventapp.events.models import Event
 from eventapp.extensions import csrf, db
 
@@ -56,6 +57,7 @@ def list_points(event: Event) -> list[Any]:
 @blp.post("/<slug>/checkin/redemptions")
 @reads_first
 @writes_single_statements
+@reads_beside_the_user(POINT_AND_HOLDER)
 @event_role_required(*GATE_ROLES)
 @blp.arguments(RedeemSchema)
 @blp.response(200, ScanOutcomeSchema)

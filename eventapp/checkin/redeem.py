@@ -2,8 +2,9 @@
 hand, a walk-in, an offline scan synced later and the API.
 
 Redemption is the hot path of the doors opening, so a first scan is one short transaction:
-the registration and its contact (one indexed SELECT), the valid scan (one INSERT that the
-partial unique index lets through at most once per scope, `ON CONFLICT DO NOTHING`), the
+the point, the registration and its contact (one indexed SELECT; through the API it is part
+of the query of who asks, `POINT_AND_HOLDER`), the valid scan (one INSERT that the partial
+unique index lets through at most once per scope, `ON CONFLICT DO NOTHING`), the
 registration's bookkeeping (one UPDATE by id) and the activity; on PostgreSQL these three are
 one statement (data-modifying CTEs), so one round trip. The signature is checked in memory
 before the transaction needs anything. Repeats and refusals take a few more reads to
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -28,10 +30,12 @@ from eventapp.core.activity import (ActivityKind, activity_insert_from, activity
                                     announce_activity, insert_activity)
 from eventapp.core.database import start_writing
 from eventapp.core.errors import Conflict, NotFound
+from eventapp.core.inputs import INTEGER_MAX
 from eventapp.core.time import utcnow
+from eventapp.events.access import ReadBeside, read_beside
 from eventapp.events.models import Event, Registration, RegistrationStatus
 from eventapp.extensions import db
-from eventapp.invites.tickets import InvalidTicket, TicketProblem, verify_ticket
+from eventapp.invites.tickets import InvalidTicket, TicketProblem, claimed_serial, verify_ticket
 
 #: Offline scans may carry a tablet clock a little ahead of the server's; more is refused.
 CLOCK_SKEW = timedelta(minutes=10)
@@ -149,6 +153,46 @@ _POINT_AND_HOLDER = _POINT.add_columns(*_HOLDER.selected_columns).select_from(
 _POINT_WIDTH = len(_POINT.selected_columns)
 
 
+def _point_and_holder_beside(owner: sa.Select[Any]) -> sa.Select[Any]:
+    """`owner`, a query of who asks on an event (Event is in its FROM), reading also what
+    `_POINT_AND_HOLDER` reads, of that event's point `point_id` and ticket serial `key`."""
+    return (owner.add_columns(*_POINT_AND_HOLDER.selected_columns)
+            .outerjoin(_POINTS, sa.and_(_POINTS.c.id == sa.bindparam("point_id"),
+                                        _POINTS.c.event_id == Event.id))
+            .outerjoin(_REGISTRATIONS, sa.and_(
+                _REGISTRATIONS.c.event_id == Event.id,
+                _REGISTRATIONS.c.ticket_serial == sa.bindparam("key")))
+            .outerjoin(_CONTACTS, _REGISTRATIONS.c.contact_id == _CONTACTS.c.id))
+
+
+def _scan_names(request: Request) -> dict[str, Any]:
+    """The point and the ticket serial a scan's JSON body names, unchecked; None for what it
+    does not name readably (the view's own checks answer that)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return {"point_id": None, "key": None}
+    point_id, code = body.get("point_id"), body.get("code")
+    return {"point_id": point_id if type(point_id) is int and 1 <= point_id <= INTEGER_MAX
+            else None,
+            "key": claimed_serial(_scanned(code)) if isinstance(code, str) else None}
+
+
+#: A scan's point and ticket holder, read in the query of who asks (the redeem API).
+POINT_AND_HOLDER = ReadBeside(_point_and_holder_beside, _scan_names)
+
+
+def _point_and_holder(event: Event, point_id: int, serial: int | None) -> Any:
+    """The columns of `_POINT_AND_HOLDER` (None if no row): as the query of who asks read
+    them if it did so for this point and serial (any serial when `serial` is None: then
+    only the point is used), else read now."""
+    beside = read_beside(POINT_AND_HOLDER)
+    if beside is not None and beside.parameters["point_id"] == point_id and (
+            serial is None or beside.parameters["key"] == serial):
+        return beside.columns
+    return db.session.execute(_POINT_AND_HOLDER, {"point_id": point_id, "event_id": event.id,
+                                                  "key": serial}).first()
+
+
 def usable_point(event: Event, point_id: int) -> CheckinPoint:
     """The event's active check-in point `point_id`; NotFound or PointNotUsable."""
     return _usable(db.session.execute(_POINT, {"point_id": point_id,
@@ -156,7 +200,7 @@ def usable_point(event: Event, point_id: int) -> CheckinPoint:
 
 
 def _usable(row: Any) -> CheckinPoint:
-    if row is None:
+    if row is None or row[0] is None:  # no row, or the NULLs of an outer join
         raise NotFound()
     # What the scan needs to know of the point; not in the session.
     point = CheckinPoint(**dict(zip(_POINT.selected_columns.keys(), row[:_POINT_WIDTH],
@@ -173,7 +217,7 @@ def redeem_code(event: Event, point: CheckinPoint, staff: User | None, code: str
     """Check the scanned `code` at `point` and record the scan, whatever its result: valid
     exactly once per scope however many gates scan at once, otherwise why not. Runs in the
     caller's write transaction."""
-    code = (code or "").strip()[:130]
+    code = _scanned(code)
     serial = _serial(event, code)
     if isinstance(serial, ScanResult):
         return _record_refusal(event, point, staff, request, serial, code=code)
@@ -186,17 +230,21 @@ def redeem_code_at(event: Event, point_id: int, staff: User | None, code: str,
     """`redeem_code` at the event's active check-in point `point_id` (else NotFound or
     PointNotUsable), reading the point and the ticket's registration in one query: the
     gate's hot path."""
-    code = (code or "").strip()[:130]
+    code = _scanned(code)
     serial = _serial(event, code)
     refused = serial if isinstance(serial, ScanResult) else None
-    row = db.session.execute(_POINT_AND_HOLDER, {"point_id": point_id, "event_id": event.id,
-                                                 "key": None if refused else serial}).first()
+    row = _point_and_holder(event, point_id, None if refused else serial)
     point = _usable(row)
     if refused is not None:
         return _record_refusal(event, point, staff, request, refused, code=code)
     holder = row[_POINT_WIDTH:]
     return _redeem(event, point, staff, _Holder(*holder) if holder[0] is not None else None,
                    request, code=code)
+
+
+def _scanned(code: str | None) -> str:
+    """A scanned code as it is checked and stored."""
+    return (code or "").strip()[:130]
 
 
 def _serial(event: Event, code: str) -> int | ScanResult:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import g
+from flask import Request, current_app, g, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.exceptions import Forbidden, NotFound
@@ -103,6 +103,70 @@ _TOKEN_OWNER_ON_EVENT = _with_the_event(TOKEN_OWNER)
 _SESSION_USER_ON_EVENT = _with_the_event(USER_BY_ID)
 #: On `g`: (user id, slug, event, role), read with the user for `role_on_event`.
 _READ_WITH_USER = "_event_role_read_with_user"
+#: On `g`: the view's ReadBeside, its parameters and what it read (a ReadBesideRow).
+_READ_BESIDE = "_read_beside_the_user"
+
+
+@dataclass(frozen=True)
+class ReadBeside:
+    """What a view on an event also reads in the query of who asks, the event and their
+    role: one query and one round trip, not two. The gate's scan reads its point and the
+    ticket's holder so (`checkin/redeem.py`).
+
+    `join` adds the columns and their outer joins to that query (whose FROM has Event);
+    `parameters` takes their bind parameters from the request before anything is checked,
+    so it must take any request, a malformed one giving NULLs. What was read is only kept
+    for the view: it runs after the user's role is checked, and takes the row only if it
+    was read with the parameters it trusts (`read_beside`)."""
+
+    join: Callable[[sa.Select[Any]], sa.Select[Any]]
+    parameters: Callable[[Request], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ReadBesideRow:
+    """What a ReadBeside read: its parameters, and the columns it added."""
+
+    parameters: dict[str, Any]
+    columns: tuple[Any, ...]
+
+
+def reads_beside_the_user(read: ReadBeside) -> Callable[[F], F]:
+    """Mark an event view whose own first read is done by `read` in the query of who asks."""
+    def mark(view: F) -> F:
+        view.read_beside_the_user = read  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def read_beside(read: ReadBeside) -> ReadBesideRow | None:
+    """What `read` read in this request's query of who asks, or None if it did not run."""
+    found = g.get(_READ_BESIDE)
+    return found[1] if found is not None and found[0] is read else None
+
+
+@functools.lru_cache(maxsize=32)
+def _reading_beside(statement: sa.Select[Any], read: ReadBeside) -> tuple[sa.Select[Any], int]:
+    """`statement` joined with `read`, built once, and the number of columns it adds."""
+    joined = read.join(statement)
+    return joined, len(joined.column_descriptions) - len(statement.column_descriptions)
+
+
+def _on_event(statement: sa.Select[Any], parameters: dict[str, Any]
+              ) -> tuple[Any, tuple[ReadBeside, ReadBesideRow] | None]:
+    """The first row of `statement`, a query of who asks on an event, with the view's
+    ReadBeside (if it has one) read in the same query; and what that read."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    read: ReadBeside | None = getattr(view, "read_beside_the_user", None)
+    if read is None:
+        return db.session.execute(statement, parameters).first(), None
+    joined, width = _reading_beside(statement, read)
+    beside = read.parameters(request)
+    row = db.session.execute(joined, {**parameters, **beside}).first()
+    if row is None:
+        return None, None
+    return row, (read, ReadBesideRow(beside, tuple(row[-width:])))
 
 
 def token_owner_on_event(plain: str, slug: str) -> tuple[User, ApiToken] | None:
@@ -111,11 +175,10 @@ def token_owner_on_event(plain: str, slug: str) -> tuple[User, ApiToken] | None:
     token_hash = presented_token_hash(plain)
     if token_hash is None:
         return None
-    row = db.session.execute(_TOKEN_OWNER_ON_EVENT,
-                             {"token_hash": token_hash, "slug": slug}).first()
+    row, beside = _on_event(_TOKEN_OWNER_ON_EVENT, {"token_hash": token_hash, "slug": slug})
     if row is None or not row.User.active:
         return None
-    _remember(row, slug)
+    _remember(row, slug, beside)
     return row.User, row.ApiToken
 
 
@@ -125,16 +188,18 @@ def session_user_on_event(session_id: str, slug: str) -> User | None:
     parts = session_parts(session_id)
     if parts is None:
         return None
-    row = db.session.execute(_SESSION_USER_ON_EVENT,
-                             {"user_id": parts[0], "slug": slug}).first()
+    row, beside = _on_event(_SESSION_USER_ON_EVENT, {"user_id": parts[0], "slug": slug})
     if row is None or not session_is_valid(row.User, parts[1]):
         return None
-    _remember(row, slug)
+    _remember(row, slug, beside)
     return row.User
 
 
-def _remember(row: Any, slug: str) -> None:
+def _remember(row: Any, slug: str, beside: tuple[ReadBeside, ReadBesideRow] | None) -> None:
+    """Keep what the query of a user found valid read, for the request's views."""
     setattr(g, _READ_WITH_USER, (row.User.id, slug, row.Event, row.role))
+    if beside is not None:
+        setattr(g, _READ_BESIDE, beside)
 
 
 def role_on_event(user: User, slug: str) -> tuple[Event | None, EventRole | None]:

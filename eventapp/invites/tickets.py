@@ -137,19 +137,34 @@ def sign_ticket(event_id: int, serial: int, encrypted_private_key: bytes) -> str
 
 def read_ticket(payload: str) -> TicketClaim:
     """Parse a scanned code (not yet verified); raises InvalidTicket(MALFORMED)."""
+    claim = _claim(payload)
+    if claim is None:
+        raise InvalidTicket(TicketProblem.MALFORMED)
+    return claim
+
+
+def claimed_serial(payload: str) -> int | None:
+    """The serial a well-formed payload claims, not verified (to look its holder up before
+    the check, which needs the event's key); None if it cannot be a ticket's. Raises
+    nothing: it runs while the request's user is being loaded."""
+    claim = _claim(payload)
+    return claim.serial if claim is not None and claim.serial <= MAX_SERIAL else None
+
+
+def _claim(payload: str) -> TicketClaim | None:
     text = (payload or "").strip().upper()
     if len(text) != PAYLOAD_CHARS:
-        raise InvalidTicket(TicketProblem.MALFORMED)
+        return None
     try:
         raw = base64.b32decode(text + "=" * (-len(text) % 8))
     except (binascii.Error, ValueError):
-        raise InvalidTicket(TicketProblem.MALFORMED) from None
+        return None
     if len(raw) != PAYLOAD_BYTES or raw[0] != VERSION:
-        raise InvalidTicket(TicketProblem.MALFORMED)
+        return None
     # The last character carries 4 unused bits: only the one canonical spelling of a ticket is
     # accepted, so that a ticket has exactly one code (a changed character is always refused).
     if base64.b32encode(raw).decode("ascii").rstrip("=") != text:
-        raise InvalidTicket(TicketProblem.MALFORMED)
+        return None
     _version, event_id, serial = _HEADER.unpack(raw[:_HEADER.size])
     return TicketClaim(event_id=event_id, serial=serial, signed_part=raw[:_HEADER.size],
                        signature=raw[_HEADER.size:])
