@@ -165,10 +165,22 @@ def _point_and_holder_beside(owner: sa.Select[Any]) -> sa.Select[Any]:
             .outerjoin(_CONTACTS, _REGISTRATIONS.c.contact_id == _CONTACTS.c.id))
 
 
+#: The largest scan body read beside who asks (a scan is a few hundred bytes; its code at
+#: most 2,000 characters); a larger one is left to the view.
+_SCAN_BODY_MAX = 4096
+
+
 def _scan_names(request: Request) -> dict[str, Any]:
     """The point and the ticket serial a scan's JSON body names, unchecked; None for what it
     does not name readably (the view's own checks answer that)."""
-    body = request.get_json(silent=True)
+    body = None
+    # Before the user is known: a small JSON body only, read without raising (a body nested
+    # too deep for the parser is the view's 422, after the login check).
+    if request.is_json and (request.content_length or _SCAN_BODY_MAX + 1) <= _SCAN_BODY_MAX:
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:
+            body = None
     if not isinstance(body, dict):
         return {"point_id": None, "key": None}
     point_id, code = body.get("point_id"), body.get("code")
@@ -181,11 +193,13 @@ def _scan_names(request: Request) -> dict[str, Any]:
 POINT_AND_HOLDER = ReadBeside(_point_and_holder_beside, _scan_names)
 
 
-def _point_and_holder(event: Event, point_id: int, serial: int | None) -> Any:
+def _point_and_holder(event: Event, staff: User | None, point_id: int,
+                      serial: int | None) -> Any:
     """The columns of `_POINT_AND_HOLDER` (None if no row): as the query of who asks read
     them if it did so for this point and serial (any serial when `serial` is None: then
     only the point is used), else read now."""
-    beside = read_beside(POINT_AND_HOLDER)
+    beside = read_beside(POINT_AND_HOLDER, user_id=staff.id if staff else None,
+                         slug=event.slug)
     if beside is not None and beside.parameters["point_id"] == point_id and (
             serial is None or beside.parameters["key"] == serial):
         return beside.columns
@@ -196,15 +210,17 @@ def _point_and_holder(event: Event, point_id: int, serial: int | None) -> Any:
 def usable_point(event: Event, point_id: int) -> CheckinPoint:
     """The event's active check-in point `point_id`; NotFound or PointNotUsable."""
     return _usable(db.session.execute(_POINT, {"point_id": point_id,
-                                               "event_id": event.id}).first())
+                                               "event_id": event.id}).first(), event)
 
 
-def _usable(row: Any) -> CheckinPoint:
+def _usable(row: Any, event: Event) -> CheckinPoint:
     if row is None or row[0] is None:  # no row, or the NULLs of an outer join
         raise NotFound()
     # What the scan needs to know of the point; not in the session.
     point = CheckinPoint(**dict(zip(_POINT.selected_columns.keys(), row[:_POINT_WIDTH],
                                     strict=True)))
+    if point.event_id != event.id:
+        raise NotFound()
     if not point.active:
         raise PointNotUsable()
     return point
@@ -233,8 +249,8 @@ def redeem_code_at(event: Event, point_id: int, staff: User | None, code: str,
     code = _scanned(code)
     serial = _serial(event, code)
     refused = serial if isinstance(serial, ScanResult) else None
-    row = _point_and_holder(event, point_id, None if refused else serial)
-    point = _usable(row)
+    row = _point_and_holder(event, staff, point_id, None if refused else serial)
+    point = _usable(row, event)
     if refused is not None:
         return _record_refusal(event, point, staff, request, refused, code=code)
     holder = row[_POINT_WIDTH:]

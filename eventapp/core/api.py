@@ -9,15 +9,17 @@ Every feature's `api.py` makes its blueprint with `api_blueprint(...)`, so each 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import flask_smorest
 import marshmallow as ma
-from flask import g, request
+from flask import Request, g, request
 from flask_login import current_user
 from flask_smorest.utils import resolve_schema_instance
 from flask_wtf.csrf import CSRFProtect
+from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
@@ -95,7 +97,20 @@ class TokenAuthenticated:
         return getattr(g, cls.attribute, None) is not None
 
 
+class _Parser(FlaskParser):
+    """webargs' parser of request bodies, answering a JSON body nested too deep for Python's
+    parser (thousands of brackets) as invalid JSON, a 400, not a RecursionError's 500."""
+
+    def _raw_load_json(self, req: Request) -> Any:
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", "[[[…", 0) from None
+
+
 class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = _Parser()
+
     def arguments(self, schema: type[ma.Schema] | ma.Schema, **kwargs: object
                   ) -> Callable[[F], F]:
         """As flask-smorest's, with the schema made once here: webargs makes an instance of a

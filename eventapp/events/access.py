@@ -103,7 +103,7 @@ _TOKEN_OWNER_ON_EVENT = _with_the_event(TOKEN_OWNER)
 _SESSION_USER_ON_EVENT = _with_the_event(USER_BY_ID)
 #: On `g`: (user id, slug, event, role), read with the user for `role_on_event`.
 _READ_WITH_USER = "_event_role_read_with_user"
-#: On `g`: the view's ReadBeside, its parameters and what it read (a ReadBesideRow).
+#: On `g`: (the view's ReadBeside, user id, slug, what it read: a ReadBesideRow).
 _READ_BESIDE = "_read_beside_the_user"
 
 
@@ -140,10 +140,13 @@ def reads_beside_the_user(read: ReadBeside) -> Callable[[F], F]:
     return mark
 
 
-def read_beside(read: ReadBeside) -> ReadBesideRow | None:
-    """What `read` read in this request's query of who asks, or None if it did not run."""
+def read_beside(read: ReadBeside, *, user_id: int | None, slug: str) -> ReadBesideRow | None:
+    """What `read` read in this request's query of who asks, if that was the query of this
+    user on this event; else None."""
     found = g.get(_READ_BESIDE)
-    return found[1] if found is not None and found[0] is read else None
+    if found is None or found[:3] != (read, user_id, slug):
+        return None
+    return found[3]
 
 
 @functools.lru_cache(maxsize=32)
@@ -163,7 +166,9 @@ def _on_event(statement: sa.Select[Any], parameters: dict[str, Any]
         return db.session.execute(statement, parameters).first(), None
     joined, width = _reading_beside(statement, read)
     beside = read.parameters(request)
-    row = db.session.execute(joined, {**parameters, **beside}).first()
+    if beside.keys() & parameters.keys():  # the request must not choose whose row it reads
+        raise ValueError(f"{read} would replace parameters of who asks: {sorted(beside)}")
+    row = db.session.execute(joined, {**beside, **parameters}).first()
     if row is None:
         return None, None
     return row, (read, ReadBesideRow(beside, tuple(row[-width:])))
@@ -199,7 +204,7 @@ def _remember(row: Any, slug: str, beside: tuple[ReadBeside, ReadBesideRow] | No
     """Keep what the query of a user found valid read, for the request's views."""
     setattr(g, _READ_WITH_USER, (row.User.id, slug, row.Event, row.role))
     if beside is not None:
-        setattr(g, _READ_BESIDE, beside)
+        setattr(g, _READ_BESIDE, (beside[0], row.User.id, slug, beside[1]))
 
 
 def role_on_event(user: User, slug: str) -> tuple[Event | None, EventRole | None]:

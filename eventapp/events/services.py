@@ -17,6 +17,7 @@ from eventapp.contacts.models import Contact
 from eventapp.core.activity import Activity, ActivityKind
 from eventapp.core.database import is_unique_violation, lock_row
 from eventapp.core.errors import Conflict, NotFound, ValidationFailed
+from eventapp.core.inputs import INTEGER_MAX
 from eventapp.core.money import CENT, parse_amount, valid_currency
 from eventapp.core.time import timezone_names, zone
 from eventapp.events.models import (Channel, ChannelKind, Event, EventRole, EventStatus,
@@ -329,7 +330,9 @@ def _keep_a_marketer(event: Event, membership: Membership, new_role: EventRole |
 def find_attendees(event: Event, search: str = "", *, status: str | None = None,
                    page: int = 1, per_page: int = 50) -> Pagination:
     """The event's registrations with their contacts, newest first, filtered by a search over
-    name, company, job title, mobile and e-mail."""
+    name, company, job title, mobile and e-mail. A page beyond INTEGER_MAX is that page (an
+    empty one): its offset stays within what the database takes."""
+    page = min(page, INTEGER_MAX)
     query = (sa.select(Registration).join(Contact, Registration.contact_id == Contact.id)
              .where(Registration.event_id == event.id)
              .options(sa.orm.contains_eager(Registration.contact))

@@ -164,6 +164,44 @@ def test_a_scan_body_that_is_not_a_scan_is_refused(event, gate, staff_client, bo
     assert response.status_code == 422
 
 
+DEEP = "[" * 200_000 + "]" * 200_000
+
+
+def test_a_body_nested_too_deep_is_invalid_json_not_an_error(event, gate, staff_client):
+    response = staff_client.post(f"/api/v1/events/{event.slug}/checkin/redemptions",
+                                 data=DEEP, content_type="application/json",
+                                 headers={"X-CSRFToken": staff_client.csrf_token()})
+
+    assert response.status_code == 400
+    assert response.get_json()["error"]["details"] == {"json": ["Invalid JSON body."]}
+
+
+@pytest.mark.parametrize("body", [DEEP, '{"code": "' + "A" * 40_000 + '", "point_id": 1}',
+                                  "not json"])
+def test_a_scan_with_a_wrong_token_is_401_whatever_its_body(app, event, gate, body):
+    """The point and holder are read beside who asks, from the body, before the token is
+    known to be good: a body that is huge, too deep or not JSON changes nothing of that."""
+    response = app.test_client().post(
+        f"/api/v1/events/{event.slug}/checkin/redemptions", data=body,
+        content_type="application/json", headers={"Authorization": "Bearer ea_" + "x" * 40})
+
+    assert response.status_code == 401
+
+
+def test_a_point_of_another_event_is_not_found(make, event, gate, staff_client):
+    """What is read beside who asks is of the URL's event: another event's point (and the
+    same serial in another event) is not this event's."""
+    registration = make.registration(event)
+    elsewhere = make.point(make.event(), name="Other gate", kind="entrance")
+
+    response = staff_client.post(
+        f"/api/v1/events/{event.slug}/checkin/redemptions",
+        json={"code": registration.ticket_code, "point_id": elsewhere.id},
+        headers={"X-CSRFToken": staff_client.csrf_token()})
+
+    assert response.status_code == 404
+
+
 def test_the_same_scan_sent_twice_is_stored_once(app, make, event, gate, staff_client):
     registration = make.registration(event)
     scan_id = str(uuid.uuid4())

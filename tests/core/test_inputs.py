@@ -79,6 +79,16 @@ def test_the_people_list_ignores_a_page_out_of_range(make, event, marketer_clien
     assert "李雷" in response.get_data(as_text=True)
 
 
+def test_the_registrations_api_answers_a_page_out_of_range_with_an_empty_page(
+        make, event, marketer_client):
+    make.registration(event)
+
+    response = marketer_client.get(f"/api/v1/events/{event.slug}/registrations?page={2**70}")
+
+    assert response.status_code == 200
+    assert response.get_json() == []
+
+
 @pytest.mark.single_db
 def test_whole_number_takes_zero_to_the_largest_integer_only():
     assert [whole_number(text) for text in ("0", "7", str(INTEGER_MAX))] == [0, 7, INTEGER_MAX]
