@@ -175,7 +175,7 @@ def _scan_names(request: Request) -> dict[str, Any]:
     does not name readably (the view's own checks answer that)."""
     body = None
     # Before the user is known: a small JSON body only, read without raising (a body nested
-    # too deep for the parser is the view's 422, after the login check).
+    # too deep for the parser is the view's 400, after the login check).
     if request.is_json and (request.content_length or _SCAN_BODY_MAX + 1) <= _SCAN_BODY_MAX:
         try:
             body = request.get_json(silent=True)

@@ -43,6 +43,7 @@ without a word (a host that died). Either way the pool opens a new connection in
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import select
 import threading
@@ -391,9 +392,11 @@ def is_lock_timeout(error: sa.exc.OperationalError) -> bool:
     return "database is locked" in str(error.orig)
 
 
-def lock_row(table: type[Any], row_id: int) -> None:
+def lock_row(table: type[Any], row_id: int, *columns: Any) -> Any:
     """Make writers of the same row take turns until commit: a row lock on PostgreSQL. On
-    SQLite nothing is run: the writer already holds the whole database since BEGIN IMMEDIATE.
+    SQLite no lock is taken: the writer already holds the whole database since BEGIN
+    IMMEDIATE. With `columns`, they are read too, as committed now (once the lock is
+    granted): their row, or None if the row is gone; a read on SQLite as well.
 
     The lock is FOR NO KEY UPDATE, not FOR UPDATE: inserting a row that refers to this one
     (a registration of the event) takes a KEY SHARE lock on it for the foreign key, which
@@ -401,7 +404,15 @@ def lock_row(table: type[Any], row_id: int) -> None:
     locked the event FOR UPDATE would wait for each other: a deadlock."""
     from eventapp.extensions import db
 
-    if db.session.get_bind().dialect.name == "sqlite":
-        return
-    db.session.execute(sa.select(table.id).where(table.id == row_id)
-                       .with_for_update(key_share=True))
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
+    if sqlite and not columns:
+        return None
+    return db.session.execute(_row_read(table, columns, lock=not sqlite),
+                              {"row_id": row_id}).first()
+
+
+@functools.lru_cache(maxsize=64)
+def _row_read(table: type[Any], columns: tuple[Any, ...], *, lock: bool) -> sa.Select[Any]:
+    """`lock_row`'s statement, built once per table, columns and database kind."""
+    statement = sa.select(*(columns or (table.id,))).where(table.id == sa.bindparam("row_id"))
+    return statement.with_for_update(key_share=True) if lock else statement

@@ -163,8 +163,8 @@ def new_message(*, medium: Medium, kind: str, recipient: str, locale: str,
 def queue_messages(*messages: OutboxMessage) -> None:
     """Add new messages to the outbox in the caller's transaction, inserted now (one INSERT
     for them all on PostgreSQL; the rows they name must exist). They are handed to the
-    sender once that transaction commits, and not at all if it rolls back. A booking queues its ticket by
-    e-mail and by SMS this way."""
+    sender once that transaction commits, and not at all if it rolls back. A booking queues
+    its ticket by e-mail and by SMS this way."""
     insert_now(*messages)
     db.session.info.setdefault(NEW_MESSAGES, []).extend(messages)
 

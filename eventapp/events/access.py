@@ -101,10 +101,9 @@ def _with_the_event(owner: sa.Select[Any]) -> sa.Select[Any]:
 #: asks, the event and their role on it in one query, not two.
 _TOKEN_OWNER_ON_EVENT = _with_the_event(TOKEN_OWNER)
 _SESSION_USER_ON_EVENT = _with_the_event(USER_BY_ID)
-#: On `g`: (user id, slug, event, role), read with the user for `role_on_event`.
+#: On `g`: (user id, slug, event, role, (ReadBeside, ReadBesideRow) or None), read with the
+#: user for `role_on_event` and `read_beside`.
 _READ_WITH_USER = "_event_role_read_with_user"
-#: On `g`: (the view's ReadBeside, user id, slug, what it read: a ReadBesideRow).
-_READ_BESIDE = "_read_beside_the_user"
 
 
 @dataclass(frozen=True)
@@ -143,10 +142,11 @@ def reads_beside_the_user(read: ReadBeside) -> Callable[[F], F]:
 def read_beside(read: ReadBeside, *, user_id: int | None, slug: str) -> ReadBesideRow | None:
     """What `read` read in this request's query of who asks, if that was the query of this
     user on this event; else None."""
-    found = g.get(_READ_BESIDE)
-    if found is None or found[:3] != (read, user_id, slug):
+    found = g.get(_READ_WITH_USER)
+    if found is None or found[:2] != (user_id, slug) or found[4] is None or \
+            found[4][0] is not read:
         return None
-    return found[3]
+    return found[4][1]
 
 
 @functools.lru_cache(maxsize=32)
@@ -202,9 +202,7 @@ def session_user_on_event(session_id: str, slug: str) -> User | None:
 
 def _remember(row: Any, slug: str, beside: tuple[ReadBeside, ReadBesideRow] | None) -> None:
     """Keep what the query of a user found valid read, for the request's views."""
-    setattr(g, _READ_WITH_USER, (row.User.id, slug, row.Event, row.role))
-    if beside is not None:
-        setattr(g, _READ_BESIDE, (beside[0], row.User.id, slug, beside[1]))
+    setattr(g, _READ_WITH_USER, (row.User.id, slug, row.Event, row.role, beside))
 
 
 def role_on_event(user: User, slug: str) -> tuple[Event | None, EventRole | None]:

@@ -28,7 +28,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from eventapp.contacts.models import Contact
 from eventapp.contacts.services import PersonDetails, find_contact, new_contact, update_contact
 from eventapp.core.activity import ActivityKind, record_activity
-from eventapp.core.database import is_unique_violation, start_writing
+from eventapp.core.database import is_unique_violation, lock_row, start_writing
 from eventapp.core.inserts import insert_now
 from eventapp.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from eventapp.core.outbox import Medium, OutboxMessage, new_message, queue_messages
@@ -138,8 +138,6 @@ _REGISTRATION_OF = sa.select(Registration).where(
 _CONFIRMED_PLACES = sa.select(sa.func.count()).select_from(Registration).where(
     Registration.event_id == sa.bindparam("event_id"),
     Registration.status == RegistrationStatus.CONFIRMED)
-_CAPACITY_LOCKED = sa.select(Event.capacity).where(
-    Event.id == sa.bindparam("event_id")).with_for_update(key_share=True)
 
 
 def find_channel_id(event: Event, code: str | None) -> int | None:
@@ -165,10 +163,10 @@ def _free_places(event: Event) -> int | None:
     marketer changed while this waited for the lock is the one that counts."""
     if event.capacity is None:
         return None
-    capacity = db.session.scalar(_CAPACITY_LOCKED, {"event_id": event.id})
-    if capacity is None:
+    locked = lock_row(Event, event.id, Event.capacity)
+    if locked is None or locked.capacity is None:
         return None
-    return capacity - db.session.scalar(_CONFIRMED_PLACES, {"event_id": event.id})
+    return locked.capacity - db.session.scalar(_CONFIRMED_PLACES, {"event_id": event.id})
 
 
 def _has_free_place(event: Event) -> bool:
