@@ -8,8 +8,9 @@ Flask, the stdlib's sqlite3 and no ORM, doing only what the issues list.
 - `POST /redeem`: check the ticket's Ed25519 signature, one conditional UPDATE (not used
   yet), one INSERT (the scan), one transaction.
 
-Run by gunicorn with CEILING_DB (a SQLite file the benchmark made, see bench/ceiling.py) and
-CEILING_KEY (the private key, hex) in the environment.
+Run by gunicorn with CEILING_KEY (the private key, hex) and either CEILING_DB (a SQLite file
+the benchmark made, see bench/ceiling.py) or CEILING_PG (a libpq connection string of a
+PostgreSQL database with PG_SCHEMA) in the environment.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import os
 import secrets
 import sqlite3
 import time
+from types import SimpleNamespace
+from typing import Any
 
 import phonenumbers
 from cryptography.exceptions import InvalidSignature
@@ -35,10 +38,25 @@ CREATE TABLE activities (id INTEGER PRIMARY KEY, contact_id INTEGER, kind TEXT, 
 CREATE TABLE scans (id INTEGER PRIMARY KEY, registration_id INTEGER, result TEXT, at REAL);
 """
 
+#: The same tables on PostgreSQL (64-bit serials, generated ids).
+PG_SCHEMA = """
+CREATE TABLE contacts (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name TEXT,
+                       phone TEXT UNIQUE, email TEXT UNIQUE);
+CREATE TABLE registrations (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                            contact_id BIGINT, serial BIGINT UNIQUE, code TEXT,
+                            used_at DOUBLE PRECISION);
+CREATE TABLE outbox (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                     registration_id BIGINT, recipient TEXT);
+CREATE TABLE activities (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                         contact_id BIGINT, kind TEXT, at DOUBLE PRECISION);
+CREATE TABLE scans (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    registration_id BIGINT, result TEXT, at DOUBLE PRECISION);
+"""
+
 app = Flask(__name__)
 _KEY = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(os.environ.get("CEILING_KEY", "00" * 32)))
 _PUBLIC = _KEY.public_key()
-_connection: tuple[int, sqlite3.Connection] | None = None
+_connection: tuple[int, Any] | None = None
 
 
 def sign(serial: int, key: Ed25519PrivateKey = _KEY) -> str:
@@ -47,12 +65,35 @@ def sign(serial: int, key: Ed25519PrivateKey = _KEY) -> str:
     return base64.urlsafe_b64encode(message + key.sign(message)).decode()
 
 
-def _db() -> sqlite3.Connection:
+class _Postgres:
+    """A psycopg connection that takes the endpoints' SQLite statements: `?` placeholders,
+    BEGIN IMMEDIATE as a plain BEGIN, `lastrowid` from the INSERT's RETURNING id."""
+
+    def __init__(self, conninfo: str) -> None:
+        import psycopg
+
+        self.connection = psycopg.connect(conninfo, autocommit=True)
+
+    def execute(self, statement: str, parameters: tuple[Any, ...] = ()) -> Any:
+        statement = statement.replace("?", "%s").replace("BEGIN IMMEDIATE", "BEGIN")
+        if statement.startswith("INSERT"):
+            statement += " RETURNING id"
+        cursor = self.connection.execute(statement, parameters, prepare=bool(parameters))
+        if statement.startswith("INSERT"):
+            return SimpleNamespace(lastrowid=cursor.fetchone()[0])
+        return cursor
+
+
+def _db() -> Any:
     global _connection
     if _connection is None or _connection[0] != os.getpid():  # one per gunicorn worker
-        connection = sqlite3.connect(os.environ["CEILING_DB"], isolation_level=None, timeout=5)
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = NORMAL")
+        if os.environ.get("CEILING_PG"):
+            connection: Any = _Postgres(os.environ["CEILING_PG"])
+        else:
+            connection = sqlite3.connect(os.environ["CEILING_DB"], isolation_level=None,
+                                         timeout=5)
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
         _connection = (os.getpid(), connection)
     return _connection[1]
 
