@@ -15,7 +15,7 @@ from eventapp.core.database import writes_database
 from eventapp.core.queue import start_job
 from eventapp.events.access import GATE_ROLES, SETUP_ROLES, event_role_required
 from eventapp.events.models import Event
-from eventapp.events.setup import confirmed_count
+from eventapp.events.services import confirmed_count
 from eventapp.extensions import db
 
 bp = Blueprint("badges", __name__)

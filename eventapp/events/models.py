@@ -63,6 +63,11 @@ class Event(IdMixin, TimestampMixin, Base):
     transport_notes: Mapped[str] = mapped_column(sa.Text, default="")
     #: None: no limit.
     capacity: Mapped[int | None]
+    #: Its confirmed registrations, counted by the database: triggers on registrations keep
+    #: it right (migration 0004), the app never writes it. Not loaded with the event (it
+    #: would be stale by the next booking); the capacity check reads it with its lock.
+    confirmed_places: Mapped[int] = mapped_column(default=0, server_default="0",
+                                                  deferred=True)
     status: Mapped[EventStatus] = mapped_column(enum_column(EventStatus, "event_status"),
                                                 default=EventStatus.DRAFT)
     #: Currency of the channels' spend (ISO 4217).

@@ -95,6 +95,15 @@ def summaries(event_ids: list[int]) -> dict[int, EventSummary]:
 MAX_CAPACITY = 1_000_000
 
 
+_CONFIRMED_PLACES = sa.select(Event.confirmed_places).where(Event.id == sa.bindparam("event_id"))
+
+
+def confirmed_count(event: Event) -> int:
+    """How many confirmed places the event has given, as committed now: the count the
+    database keeps (Event.confirmed_places), one row read however many booked."""
+    return db.session.scalar(_CONFIRMED_PLACES, {"event_id": event.id}) or 0
+
+
 def check_capacity(capacity: int | None, errors: dict[str, list[str]]) -> None:
     """Adds the error of a capacity out of range (None: no limit) to `errors`."""
     if capacity is not None and not 1 <= capacity <= MAX_CAPACITY:

@@ -28,8 +28,8 @@ from eventapp.core.errors import Conflict, NotFound, ValidationFailed
 from eventapp.core.time import utcnow, zone
 from eventapp.events.booking_form import BookingFormSpec
 from eventapp.events.cover_images import HASH_LENGTH, PreparedCover
-from eventapp.events.models import Event, EventStatus, Registration, RegistrationStatus
-from eventapp.events.services import check_capacity
+from eventapp.events.models import Event, EventStatus
+from eventapp.events.services import check_capacity, confirmed_count
 from eventapp.extensions import db
 from eventapp.invites.booking import ensure_ticket_keys, promote_waitlisted
 
@@ -138,12 +138,6 @@ def _check_times(event: Event, details: EventDetails,
         errors["booking_deadline"] = [str(_l("Bookings must close before the event ends. "
                                              "Leave it empty to keep them open until then."))]
     return starts, ends, deadline
-
-
-def confirmed_count(event: Event) -> int:
-    """How many confirmed places the event has given."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Registration).where(
-        Registration.event_id == event.id, Registration.status == RegistrationStatus.CONFIRMED))
 
 
 def update_details(event: Event, details: EventDetails) -> DetailsSaved:

@@ -54,14 +54,9 @@ def open_invitation(slug: str, channel_code: str | None = None,
     referrer_match = (sa.and_(referrer.event_id == Event.id,
                               referrer.share_code == share_code[:16])
                       if share_code else sa.false())
-    taken = aliased(Registration)
-    confirmed = (sa.select(sa.func.count()).select_from(taken)
-                 .where(taken.event_id == Event.id,
-                        taken.status == RegistrationStatus.CONFIRMED)
-                 .correlate(Event).scalar_subquery())
     row = db.session.execute(
         sa.select(Event, Channel.id, referrer.contact_id,
-                  sa.case((Event.capacity.is_(None), sa.null()), else_=confirmed))
+                  sa.case((Event.capacity.is_(None), sa.null()), else_=Event.confirmed_places))
         .select_from(Event).outerjoin(Channel, channel_match)
         .outerjoin(referrer, referrer_match)
         .where(Event.slug == slug).limit(1)).first()

@@ -135,11 +135,6 @@ _REFERRER_ID = sa.select(Registration.contact_id).where(
 _REGISTRATION_OF = sa.select(Registration).where(
     Registration.event_id == sa.bindparam("event_id"),
     Registration.contact_id == sa.bindparam("contact_id"))
-_CONFIRMED_PLACES = sa.select(sa.func.count()).select_from(Registration).where(
-    Registration.event_id == sa.bindparam("event_id"),
-    Registration.status == RegistrationStatus.CONFIRMED)
-
-
 def find_channel_id(event: Event, code: str | None) -> int | None:
     """The id of the event's channel with this tracking code (None if unknown)."""
     if not code:
@@ -157,16 +152,19 @@ def find_referrer(event: Event, share_code: str | None) -> int | None:
 
 def _free_places(event: Event) -> int | None:
     """The event's limit, as committed now, less its confirmed places (those of this
-    transaction included); None without a limit. The event's row is locked first, until
-    commit (PostgreSQL, FOR NO KEY UPDATE: see `lock_row`; SQLite's writer holds the whole
-    database anyway), so two bookings cannot both take the last place, and a limit a
-    marketer changed while this waited for the lock is the one that counts."""
+    transaction included: the database counts them, see Event.confirmed_places); None
+    without a limit. One row read, however many people booked. The event's row is locked
+    first, until commit (PostgreSQL, FOR NO KEY UPDATE: see `lock_row`; a confirmed
+    registration this transaction wrote has locked it already, its count being kept there;
+    SQLite's writer holds the whole database anyway), so two bookings cannot both take the
+    last place, and a limit a marketer changed while this waited for the lock is the one
+    that counts."""
     if event.capacity is None:
         return None
-    locked = lock_row(Event, event.id, Event.capacity)
+    locked = lock_row(Event, event.id, Event.capacity, Event.confirmed_places)
     if locked is None or locked.capacity is None:
         return None
-    return locked.capacity - db.session.scalar(_CONFIRMED_PLACES, {"event_id": event.id})
+    return locked.capacity - locked.confirmed_places
 
 
 def _has_free_place(event: Event) -> bool:
@@ -179,9 +177,10 @@ def _keep_the_place(event: Event, registration: Registration,
                     messages: list[OutboxMessage]) -> None:
     """The last step of a new booking, written as confirmed with its ticket messages queued:
     if the event is over capacity with it, it goes to the waiting list and its messages say
-    so. The capacity check comes last so that bookings of one event take turns (PostgreSQL:
-    the event's row lock, held until commit) for this count alone, not for every insert.
-    The count runs after the lock is granted, so it sees every booking committed before."""
+    so. Bookings of one event take turns from their registration's INSERT (whose count,
+    kept on the event's row, locks that row until commit) to their commit: a few short
+    statements. The count is read after the lock is granted, so it includes every booking
+    committed before."""
     if registration.status != RegistrationStatus.CONFIRMED:
         return
     free = _free_places(event)  # this booking's own place is counted already

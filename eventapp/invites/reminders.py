@@ -29,6 +29,7 @@ from eventapp.core.outbox import Medium, MessageSkipped, OutboxMessage, Rendered
 from eventapp.core.time import utcnow, zone
 from eventapp.events.models import Event, EventStatus, Registration, RegistrationStatus
 from eventapp.extensions import db
+from eventapp.events.services import confirmed_count
 from eventapp.invites.booking import ticket_code
 from eventapp.invites.links import ticket_url
 from eventapp.invites.messages import event_time_range, registration_of, renderer
@@ -135,12 +136,6 @@ def short_start(event: Event) -> str:
     return (f"{format_skeleton('MMMEd', event.starts_at, tzinfo=tz, locale=locale)} "
             f"{format_time(event.starts_at, 'short', tzinfo=tz, locale=locale)}")
 
-
-def confirmed_count(event: Event) -> int:
-    """How many people have a confirmed place (what "N people are coming" says)."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Registration).where(
-        Registration.event_id == event.id,
-        Registration.status == RegistrationStatus.CONFIRMED)) or 0
 
 
 def reminder_weather(message: OutboxMessage, event: Event) -> Forecast | None:

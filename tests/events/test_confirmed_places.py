@@ -1,0 +1,144 @@
+"""events.confirmed_places, the count the booking's capacity check reads instead of counting
+the event's registrations, is kept right by the database whatever changes a registration:
+a booking, a cancellation and the promotion it frees, a walk-in, a registration or contact
+deleted, an UPDATE that bypasses the ORM; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from eventapp.contacts.models import Contact
+from eventapp.events.models import Event, Registration, RegistrationStatus
+from eventapp.extensions import db
+from eventapp.invites.booking import cancel_registration
+from tests.invites.test_booking import book
+
+CONFIRMED = RegistrationStatus.CONFIRMED
+WAITLISTED = RegistrationStatus.WAITLISTED
+CANCELLED = RegistrationStatus.CANCELLED
+
+
+def kept_and_counted(app: Flask, event: Any) -> tuple[int, int]:
+    """The event's confirmed_places as the database keeps it, and a count of its confirmed
+    registrations."""
+    with app.app_context():
+        kept = db.session.scalar(sa.select(Event.confirmed_places).where(Event.id == event.id))
+        counted = db.session.scalar(sa.select(sa.func.count()).select_from(Registration).where(
+            Registration.event_id == event.id, Registration.status == CONFIRMED))
+        return kept, counted
+
+
+def assert_kept(app: Flask, event: Any, expected: int) -> None:
+    assert kept_and_counted(app, event) == (expected, expected)
+
+
+def _change(app: Flask, statement: Any) -> None:
+    with app.app_context():
+        db.session.execute(statement)
+        db.session.commit()
+
+
+def test_bookings_cancellations_and_promotions_keep_the_count(app, make, client, event):
+    with app.app_context():
+        db.session.execute(sa.update(Event).where(Event.id == event.id).values(capacity=2))
+        db.session.commit()
+    assert_kept(app, event, 0)
+    for number in range(3):
+        response = book(client, event, phone=f"1390000{number:04d}", name=f"订票 {number}")
+        assert response.status_code == 303
+    assert_kept(app, event, 2)  # the third is on the waiting list
+
+    with app.app_context():
+        first = db.session.scalar(sa.select(Registration).where(
+            Registration.event_id == event.id).order_by(Registration.id))
+        promoted = cancel_registration(first)
+        db.session.commit()
+        assert [r.status for r in promoted] == [CONFIRMED]
+    assert_kept(app, event, 2)  # one cancelled, the waiting one promoted
+
+    with app.app_context():
+        cancelled_again = cancel_registration(db.session.get(Registration, first.id))
+        db.session.commit()
+        assert cancelled_again == []
+    assert_kept(app, event, 2)
+
+
+def test_the_counts_of_two_events_are_their_own(app, make):
+    one, other = make.event(), make.event()
+    for _ in range(3):
+        make.registration(one)
+    make.registration(other)
+    make.registration(other, status=WAITLISTED)
+    assert_kept(app, one, 3)
+    assert_kept(app, other, 1)
+
+
+@pytest.mark.parametrize("change", ["cancel", "waitlist", "confirm", "move"])
+def test_a_status_changed_outside_the_booking_code_is_counted(app, make, change):
+    event, elsewhere = make.event(), make.event()
+    confirmed = make.registration(event)
+    waiting = make.registration(event, status=WAITLISTED)
+    assert_kept(app, event, 1)
+    by_id = Registration.id == (waiting.id if change == "confirm" else confirmed.id)
+    values = {"cancel": {"status": CANCELLED}, "waitlist": {"status": WAITLISTED},
+              "confirm": {"status": CONFIRMED}, "move": {"event_id": elsewhere.id}}[change]
+
+    _change(app, sa.update(Registration).where(by_id).values(**values))
+
+    assert_kept(app, event, {"cancel": 0, "waitlist": 0, "confirm": 2, "move": 0}[change])
+    assert_kept(app, elsewhere, 1 if change == "move" else 0)
+
+
+def test_checking_in_and_other_changes_leave_the_count_alone(app, make, event):
+    confirmed = make.registration(event)
+    with app.app_context():
+        db.session.execute(sa.update(Registration).where(Registration.id == confirmed.id)
+                           .values(checked_in_at=sa.func.now(), answers={"a": 1}))
+        db.session.execute(sa.update(Registration).where(Registration.id == confirmed.id)
+                           .values(status=CONFIRMED))  # the same status again
+        db.session.commit()
+    assert_kept(app, event, 1)
+
+
+def test_deleting_registrations_and_contacts_is_counted(app, make, event):
+    kept = make.registration(event)
+    deleted = make.registration(event)
+    erased = make.registration(event)
+    make.registration(event, status=WAITLISTED)
+    assert_kept(app, event, 3)
+
+    _change(app, sa.delete(Registration).where(Registration.id == deleted.id))
+    assert_kept(app, event, 2)
+    # erasing a person deletes their registrations through the foreign key's cascade
+    _change(app, sa.delete(Contact).where(Contact.id == erased.contact_id))
+    assert_kept(app, event, 1)
+    with app.app_context():
+        assert db.session.get(Registration, kept.id).status == CONFIRMED
+
+
+def test_an_event_with_registrations_can_be_deleted(app, make, event):
+    for _ in range(3):
+        make.registration(event)
+    _change(app, sa.delete(Event).where(Event.id == event.id))
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Registration)) == 0
+
+
+def test_many_rows_written_at_once_are_each_counted(app, make, event):
+    contacts = [make.contact() for _ in range(5)]
+    with app.app_context():
+        db.session.execute(sa.insert(Registration), [
+            {"event_id": event.id, "contact_id": contact.id, "answers": {},
+             "status": CONFIRMED if number % 2 == 0 else WAITLISTED,
+             "ticket_token": f"bulk-token-{number:016d}", "share_code": f"bulk{number}",
+             "ticket_serial": 9_000 + number}
+            for number, contact in enumerate(contacts)])
+        db.session.commit()
+    assert_kept(app, event, 3)
+    _change(app, sa.update(Registration).where(Registration.event_id == event.id)
+            .values(status=CONFIRMED))
+    assert_kept(app, event, 5)
