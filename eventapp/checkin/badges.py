@@ -15,6 +15,7 @@ link on the finished job; files older than BATCH_KEEP_DAYS go when the next batc
 from __future__ import annotations
 
 import base64
+import io
 import logging
 import secrets
 import time
@@ -31,6 +32,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from PIL.ImageFont import FreeTypeFont
+from pypdf import PdfReader, PdfWriter
 
 from eventapp.contacts.models import Contact
 from eventapp.core.errors import Conflict, DomainError, NotFound
@@ -49,7 +51,9 @@ if TYPE_CHECKING:
 
 JOB_KIND = "badges"
 BADGES_PER_SHEET = 4
-#: Badges laid out per WeasyPrint document: the job reports its progress after each.
+#: Badges laid out per WeasyPrint document: each is drawn to PDF and let go before the
+#: next (a document's layout holds about 0.2 MiB a badge), the pages joined by pypdf; the
+#: job reports its progress after each.
 CHUNK = 100
 BATCH_KEEP_DAYS = 7
 BADGES_FOLDER = "badges"
@@ -307,21 +311,37 @@ def make_badges(progress: JobProgress, event_id: int, order: str) -> dict[str, A
             raise NobodyToBadge()
         total = len(badges)
         progress.update(0, total, message=_("Drawing the badges…"), force=True)
-        documents = []
+        batch = PdfWriter()
         for start in range(0, total, CHUNK):
-            documents.append(_layout(title, badges[start:start + CHUNK], sheets=True))
+            _append_pdf(batch, draw_badges(title, badges[start:start + CHUNK], sheets=True))
             done = min(start + CHUNK, total)
             progress.update(done, total, message=_("%(done)s of %(total)s badges drawn",
                                                    done=local_number(done), total=local_number(total)))
         progress.update(total, total, message=_("Putting the pages together…"), force=True)
-        pages = [page for document in documents for page in document.pages]
-        pdf = documents[0].copy(pages).write_pdf()
+        pages = len(batch.pages)
+        pdf = _pdf_bytes(batch)
+        del batch
         _write_atomically(badges_folder(event_id) / f"{job_id}.pdf", pdf)
         db.session.rollback()  # end the read of the job row before the final write
         message = _("%(badges)s badges on %(pages)s pages, ready to print",
-                    badges=local_number(total), pages=local_number(len(pages)))
+                    badges=local_number(total), pages=local_number(pages))
         progress.update(total, total, message=message, force=True)
-    return {"badges": total, "pages": len(pages), "order": order}
+    return {"badges": total, "pages": pages, "order": order}
+
+
+def _append_pdf(batch: PdfWriter, pdf: bytes) -> None:
+    """Add the pages of `pdf` to the batch (the document's title from the first)."""
+    reader = PdfReader(io.BytesIO(pdf))
+    if not batch.pages and reader.metadata:
+        batch.add_metadata(reader.metadata)
+    batch.append(reader)
+
+
+def _pdf_bytes(batch: PdfWriter) -> bytes:
+    batch.compress_identical_objects()  # what the chunks have in common, once
+    buffer = io.BytesIO()
+    batch.write(buffer)
+    return buffer.getvalue()
 
 
 @job_task("eventapp.checkin.make_badges")

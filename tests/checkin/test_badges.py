@@ -267,6 +267,30 @@ def test_the_batch_by_name(app, make, event, marketer_client, tmp_path):
     assert text.index("Ai Bo") < text.index("Yu Hong") < text.index("王芳")
 
 
+def test_a_batch_drawn_in_chunks_is_one_pdf_in_order(
+        app, make, event, marketer_client, tmp_path, monkeypatch):
+    """A large batch is drawn a chunk at a time (so a worker's memory does not grow with the
+    event) and the chunks' pages joined: every page in order, every QR code readable."""
+    monkeypatch.setattr(badges, "CHUNK", 4)
+    names = [f"Person {letter}" for letter in "ABCDEFGHI"]  # 9 badges: chunks of 4, 4 and 1
+    registrations = [make.registration(event, make.contact(name=name)) for name in names]
+
+    marketer_client.post_form(f"/events/{event.slug}/checkin/badges", {"order": "name"})
+
+    job = _job_of(app, event)
+    assert job.state == JobState.SUCCEEDED, job.error
+    assert job.result == {"badges": 9, "pages": 3, "order": "name"}
+    pdf = marketer_client.get(f"/events/{event.slug}/checkin/badges/batches/{job.id}.pdf").data
+    pages = pdf_pages(pdf, tmp_path)
+    assert len(pages) == 3 and all(p["size"] == pytest.approx(A4, abs=0.5) for p in pages)
+    assert [[name for name in names if name in page["text"]] for page in pages] == [
+        names[:4], names[4:8], names[8:]]
+    codes = [code for page in (1, 2, 3) for code in qr_codes_on_page(pdf, page, tmp_path)]
+    assert len(codes) == 9
+    assert {assert_verifies(app, event, code) for code in codes} == {
+        r.ticket_serial for r in registrations}
+
+
 def test_a_batch_of_nobody_starts_no_job(app, make, event, marketer_client):
     make.registration(event, status=RegistrationStatus.CANCELLED)
     response = marketer_client.post_form(f"/events/{event.slug}/checkin/badges",
