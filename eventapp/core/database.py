@@ -362,13 +362,18 @@ def configure_engine(engine: sa.Engine, *, busy_timeout_ms: int) -> None:
 def connection_for_migrations(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A connection to run migrations on. On SQLite, foreign keys are off meanwhile (Alembic
     rebuilds a table to alter it; dropping the old one would cascade-delete its children) and
-    checked afterwards: a migration that leaves a broken reference fails."""
+    checked afterwards: a migration that leaves a broken reference fails. The rename of the
+    rebuilt copy runs as SQLite's legacy ALTER TABLE does: triggers whose bodies name the
+    table (those on registrations keeping events.confirmed_places) are left as they are, to
+    name the table again once the copy has its name, instead of failing the rename with "no
+    such table" while the old one is gone."""
     with engine.connect() as connection:
         if engine.dialect.name != "sqlite":
             yield connection
             return
         raw = _raw(connection.connection)
         raw.execute("PRAGMA foreign_keys = OFF")  # outside any transaction, so it takes effect
+        raw.execute("PRAGMA legacy_alter_table = ON")
         try:
             yield connection
             broken = raw.execute("PRAGMA foreign_key_check").fetchall()
@@ -376,6 +381,7 @@ def connection_for_migrations(engine: sa.Engine) -> Iterator[sa.Connection]:
                 raise RuntimeError(f"the migration left {len(broken)} broken references, "
                                    f"such as {broken[:3]}")
         finally:
+            raw.execute("PRAGMA legacy_alter_table = OFF")
             raw.execute("PRAGMA foreign_keys = ON")
 
 

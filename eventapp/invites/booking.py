@@ -132,9 +132,17 @@ _CHANNEL_ID = sa.select(Channel.id).where(Channel.event_id == sa.bindparam("even
 _REFERRER_ID = sa.select(Registration.contact_id).where(
     Registration.event_id == sa.bindparam("event_id"),
     Registration.share_code == sa.bindparam("share_code"))
+# Lock order: who changes the status of an existing registration locks the event's row
+# first, then the registration's (PostgreSQL). Every status change writes the event's count
+# of confirmed places (Event.confirmed_places, a trigger), and a cancellation goes on to
+# promote the waiting list: a walk-in or rebooking that locked its registration first and
+# then waited for the event could each hold what the other waits for, a deadlock. A new
+# registration locks nothing anyone else holds before the event's row.
 _REGISTRATION_OF = sa.select(Registration).where(
     Registration.event_id == sa.bindparam("event_id"),
     Registration.contact_id == sa.bindparam("contact_id"))
+
+
 def find_channel_id(event: Event, code: str | None) -> int | None:
     """The id of the event's channel with this tracking code (None if unknown)."""
     if not code:
@@ -222,6 +230,7 @@ def book(event: Event, request: BookingRequest) -> BookingResult:
         # lock (SQLite) or with the registration's row locked (PostgreSQL).
         db.session.refresh(contact)
         if existing is not None:
+            lock_row(Event, event.id)  # before the registration: see 'Lock order'
             db.session.refresh(existing, with_for_update=True)
     if existing is not None:
         return _book_again(event, existing, contact, request, person, answers)
@@ -361,6 +370,11 @@ def cancel_registration(registration: Registration) -> list[Registration]:
     """Cancel the booking (its QR code stops working at the gate) and give a freed place to
     the longest-waiting person; returns the people promoted. Cancelling twice changes nothing."""
     if registration.status == RegistrationStatus.CANCELLED:
+        return []
+    lock_row(Event, registration.event_id)  # before the registration: see 'Lock order'
+    db.session.refresh(registration, attribute_names=["status", "checked_in_at"],
+                       with_for_update=True)
+    if registration.status == RegistrationStatus.CANCELLED:  # cancelled meanwhile
         return []
     was_confirmed = registration.status == RegistrationStatus.CONFIRMED
     if registration.checked_in_at is not None:

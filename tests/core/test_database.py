@@ -231,6 +231,29 @@ def test_migrations_that_rebuild_a_table_keep_its_children(sqlite_app):
         assert "extra" in columns, "the table was really rebuilt"
 
 
+def test_a_rebuilt_events_table_is_still_counted_by_the_registrations_triggers(sqlite_app):
+    """The triggers on registrations name events in their bodies: a rebuild of events keeps
+    them working (and does not fail on them)."""
+    from eventapp.core.database import connection_for_migrations
+    from eventapp.events.models import Event, Registration, RegistrationStatus
+    from tests.factories import Factory
+
+    make = Factory(sqlite_app)
+    event = make.event()
+    make.registration(event)
+    with sqlite_app.app_context():
+        with connection_for_migrations(db.engine) as connection:
+            _rebuild_events_table(connection)
+    second = make.registration(event)
+    with sqlite_app.app_context():
+        db.session.execute(sa.update(Registration).where(Registration.id == second.id)
+                           .values(status=RegistrationStatus.WAITLISTED))
+        db.session.commit()
+        make.registration(event)
+        assert db.session.scalar(sa.select(Event.confirmed_places)
+                                 .where(Event.id == event.id)) == 2
+
+
 def test_without_care_a_rebuild_deletes_the_children(sqlite_app):
     """Why connection_for_migrations exists (SQLite with foreign keys on)."""
     from eventapp.events.models import Membership
@@ -239,7 +262,11 @@ def test_without_care_a_rebuild_deletes_the_children(sqlite_app):
     _event_id, member_id = _event_with_team(Factory(sqlite_app))
     with sqlite_app.app_context():
         with db.engine.connect() as connection:
+            # (the triggers on registrations name events: see connection_for_migrations)
+            raw = connection.connection.dbapi_connection
+            raw.execute("PRAGMA legacy_alter_table = ON")
             _rebuild_events_table(connection)
+            raw.execute("PRAGMA legacy_alter_table = OFF")
         assert db.session.get(Membership, member_id) is None
 
 

@@ -5,12 +5,18 @@ deleted, an UPDATE that bypasses the ORM; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+import eventapp.checkin.services as checkin_services
+from eventapp.auth.models import User
+from eventapp.checkin.models import CheckinPoint
+from eventapp.checkin.redeem import ScanRequest
 from eventapp.contacts.models import Contact
 from eventapp.events.models import Event, Registration, RegistrationStatus
 from eventapp.extensions import db
@@ -142,3 +148,62 @@ def test_many_rows_written_at_once_are_each_counted(app, make, event):
     _change(app, sa.update(Registration).where(Registration.event_id == event.id)
             .values(status=CONFIRMED))
     assert_kept(app, event, 5)
+
+
+@pytest.mark.slow
+def test_a_walk_in_of_a_waiting_person_and_a_cancellation_at_once_both_go_through(
+        app, make, event, monkeypatch):
+    """The walk-in confirms a waiting person while a cancellation frees a place and promotes
+    the waiting list: both change statuses (and so the event's count), and both lock the
+    event before the registration, so one waits for the other instead of a deadlock."""
+    with app.app_context():
+        db.session.execute(sa.update(Event).where(Event.id == event.id).values(capacity=1))
+        db.session.commit()
+    confirmed = make.registration(event)
+    person = make.contact()
+    waiting = make.registration(event, person, status=WAITLISTED)
+    point, staff = make.point(event), make.user()
+    booked, failures = threading.Event(), []
+    book = checkin_services.book
+
+    def book_then_dawdle(*args: Any, **kwargs: Any) -> Any:
+        result = book(*args, **kwargs)  # the walk-in holds its locks now
+        booked.set()
+        time.sleep(1)  # meanwhile the cancellation starts
+        return result
+
+    monkeypatch.setattr(checkin_services, "book", book_then_dawdle)
+
+    def in_its_transaction(work: Any) -> Any:
+        def run() -> None:
+            with app.app_context():
+                try:
+                    work()
+                    db.session.commit()
+                except Exception as error:  # noqa: BLE001 (reported by the assertion)
+                    failures.append(error)
+                    db.session.rollback()
+        return threading.Thread(target=run)
+
+    def walk_in() -> None:
+        checkin_services.register_walk_in(
+            db.session.get(Event, event.id), db.session.get(CheckinPoint, point.id),
+            db.session.get(User, staff.id), {"name": person.name, "phone": person.phone},
+            consent=True, locale="en",
+            request=ScanRequest(point_id=point.id, client_scan_id="walk-in-1"))
+
+    def cancel() -> None:
+        assert booked.wait(10)
+        cancel_registration(db.session.get(Registration, confirmed.id))
+
+    threads = [in_its_transaction(walk_in), in_its_transaction(cancel)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert failures == []
+    with app.app_context():
+        assert db.session.get(Registration, waiting.id).status == CONFIRMED
+        assert db.session.get(Registration, confirmed.id).status == CANCELLED
+    assert_kept(app, event, 1)

@@ -9,7 +9,9 @@ reads one row.
 
 SQLite drops a table's triggers with the table: a later migration that rebuilds
 registrations (batch_alter_table) must create them again (`create_triggers` below);
-tests/events/test_confirmed_places.py fails if they are missing.
+tests/events/test_confirmed_places.py fails if they are missing. A rebuild of events keeps
+them: migrations run on SQLite with legacy_alter_table on (core/database.py,
+connection_for_migrations), so renaming the rebuilt copy leaves the triggers' bodies alone.
 
 Revision ID: fb4441554f50
 Revises: c41d0e7a9f35
