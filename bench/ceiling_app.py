@@ -20,6 +20,7 @@ import os
 import secrets
 import sqlite3
 import time
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -75,13 +76,18 @@ class _Postgres:
         self.connection = psycopg.connect(conninfo, autocommit=True)
 
     def execute(self, statement: str, parameters: tuple[Any, ...] = ()) -> Any:
-        statement = statement.replace("?", "%s").replace("BEGIN IMMEDIATE", "BEGIN")
-        if statement.startswith("INSERT"):
-            statement += " RETURNING id"
-        cursor = self.connection.execute(statement, parameters, prepare=bool(parameters))
-        if statement.startswith("INSERT"):
-            return SimpleNamespace(lastrowid=cursor.fetchone()[0])
-        return cursor
+        translated, inserts = _postgres_statement(statement)
+        cursor = self.connection.execute(translated, parameters, prepare=bool(parameters))
+        return SimpleNamespace(lastrowid=cursor.fetchone()[0]) if inserts else cursor
+
+
+@lru_cache(maxsize=32)
+def _postgres_statement(statement: str) -> tuple[str, bool]:
+    """An endpoint's SQLite statement in PostgreSQL's words (made once per statement), and
+    whether it is an INSERT returning its id."""
+    inserts = statement.startswith("INSERT")
+    translated = statement.replace("?", "%s").replace("BEGIN IMMEDIATE", "BEGIN")
+    return translated + (" RETURNING id" if inserts else ""), inserts
 
 
 def _db() -> Any:

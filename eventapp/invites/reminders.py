@@ -28,8 +28,8 @@ from eventapp.contacts.models import Contact
 from eventapp.core.outbox import Medium, MessageSkipped, OutboxMessage, RenderedMessage
 from eventapp.core.time import utcnow, zone
 from eventapp.events.models import Event, EventStatus, Registration, RegistrationStatus
-from eventapp.extensions import db
 from eventapp.events.services import confirmed_count
+from eventapp.extensions import db
 from eventapp.invites.booking import ticket_code
 from eventapp.invites.links import ticket_url
 from eventapp.invites.messages import event_time_range, registration_of, renderer
@@ -135,7 +135,6 @@ def short_start(event: Event) -> str:
     locale, tz = get_locale(), zone(event.timezone)
     return (f"{format_skeleton('MMMEd', event.starts_at, tzinfo=tz, locale=locale)} "
             f"{format_time(event.starts_at, 'short', tzinfo=tz, locale=locale)}")
-
 
 
 def reminder_weather(message: OutboxMessage, event: Event) -> Forecast | None:
