@@ -207,3 +207,55 @@ def test_a_walk_in_of_a_waiting_person_and_a_cancellation_at_once_both_go_throug
         assert db.session.get(Registration, waiting.id).status == CONFIRMED
         assert db.session.get(Registration, confirmed.id).status == CANCELLED
     assert_kept(app, event, 1)
+
+
+
+def _event_row_updates() -> int | None:
+    """How many rows of events this transaction has updated so far, on PostgreSQL (None on
+    SQLite, which keeps no such figure)."""
+    if db.engine.dialect.name != "postgresql":
+        return None
+    return db.session.scalar(sa.text(
+        "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'events'"))
+
+
+def _assert_event_updated_once(before: int | None) -> None:
+    if before is not None:
+        assert _event_row_updates() - before == 1
+
+
+def test_a_large_insert_or_delete_updates_the_event_once_per_statement(app, event):
+    """Thousands of registrations inserted or deleted by one statement (an import, a bulk
+    load, an erasure) are counted right, and on PostgreSQL the event's row is updated once for
+    the statement, not once per row: per row, each update walks the versions of that row the
+    transaction made before it, quadratic in the number of rows."""
+    rows = 3_000
+    with app.app_context():
+        db.session.execute(sa.insert(Contact), [
+            {"name": f"批量 {n}", "email": f"bulk{n}@example.com", "sources": ["import"]}
+            for n in range(rows)])
+        waiting = sa.func.length(Contact.email) % 4 == 0  # about a quarter of them
+        status = sa.case((waiting, "waitlisted"), else_="confirmed")
+        before = _event_row_updates()
+        db.session.execute(sa.insert(Registration).from_select(
+            ["event_id", "contact_id", "status", "answers", "ticket_serial", "ticket_token",
+             "share_code", "created_at"],
+            sa.select(sa.literal(event.id), Contact.id, status, sa.literal({}, sa.JSON),
+                      Contact.id + 50_000, sa.literal("bulk-") + sa.cast(Contact.id, sa.String),
+                      sa.literal("b") + sa.cast(Contact.id, sa.String), sa.func.now())
+            .where(Contact.email.like("bulk%@example.com"))))
+        _assert_event_updated_once(before)
+        confirmed = db.session.scalar(sa.select(sa.func.count()).select_from(Contact).where(
+            Contact.email.like("bulk%@example.com"), ~waiting))
+        db.session.commit()
+    assert 0 < confirmed < rows
+    assert_kept(app, event, confirmed)
+
+    with app.app_context():
+        before = _event_row_updates()
+        db.session.execute(sa.delete(Registration).where(Registration.event_id == event.id,
+                                                         Registration.ticket_serial % 2 == 0))
+        _assert_event_updated_once(before)
+        db.session.commit()
+    kept, counted = kept_and_counted(app, event)
+    assert kept == counted < confirmed
