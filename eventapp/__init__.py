@@ -12,8 +12,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(__file__).resolve().parent
 
 
-def create_app(overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> Flask:
-    """Build the app: configuration, extensions, blueprints and CLI commands. Nothing else."""
+def create_app(overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None,
+               *, migrations: bool = True) -> Flask:
+    """Build the app: configuration, extensions, blueprints and CLI commands. Nothing else.
+
+    `migrations=False` leaves out Flask-Migrate, for processes that never migrate (the web
+    and Celery workers): Alembic and what it imports (Mako, Pygments) are about 11 MiB in
+    every such process."""
     from eventapp.config import load_config
 
     config = load_config(env)
@@ -27,6 +32,8 @@ def create_app(overrides: dict[str, Any] | None = None, env: dict[str, str] | No
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     _init_extensions(app)
+    if migrations:
+        _init_migrations(app)
     _register_blueprints(app)
     from eventapp.invites import tasks as _tasks  # noqa: F401  (Celery tasks, message renderers)
 
@@ -40,20 +47,17 @@ def _init_extensions(app: Flask) -> None:
     from eventapp.core.errors import register_error_handlers
     from eventapp.core.i18n import init_i18n, select_locale
     from eventapp.core.inputs import init_inputs
-    from eventapp.core.models import render_migration_item
     from eventapp.core.api import SPEC_OPTIONS
     from eventapp.core.queue import init_celery
     from eventapp.core.security import init_security
     from eventapp.auth.login import init_login
-    from eventapp.extensions import api, babel, csrf, db, login_manager, migrate
+    from eventapp.extensions import api, babel, csrf, db, login_manager
 
     init_inputs(app)
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():
             configure_engine(engine, busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"])
-    migrate.init_app(app, db, directory=str(PACKAGE / "migrations"), render_as_batch=True,
-                     compare_type=True, render_item=render_migration_item)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=str(PACKAGE / "translations"))
@@ -65,6 +69,17 @@ def _init_extensions(app: Flask) -> None:
     init_i18n(app)
     init_security(app)
     register_error_handlers(app)
+
+
+def _init_migrations(app: Flask) -> None:
+    """Flask-Migrate: the `eventapp db` commands and what migrations/env.py reads."""
+    from flask_migrate import Migrate
+
+    from eventapp.core.models import render_migration_item
+    from eventapp.extensions import db
+
+    Migrate(app, db, directory=str(PACKAGE / "migrations"), render_as_batch=True,
+            compare_type=True, render_item=render_migration_item)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -6,5 +6,5 @@ not called `app` here.
 
 from eventapp import create_app
 
-flask_app = create_app()
+flask_app = create_app(migrations=False)  # workers never migrate
 celery = flask_app.extensions["celery"]

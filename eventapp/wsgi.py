@@ -2,4 +2,4 @@
 
 from eventapp import create_app
 
-app = create_app()
+app = create_app(migrations=False)  # a web worker never migrates: `eventapp db upgrade` does

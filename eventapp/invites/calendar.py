@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-import icalendar
 from flask import current_app
 from flask_babel import gettext as _
 
@@ -27,6 +26,8 @@ def _description(registration: Registration, link: str) -> str:
 def booking_calendar(registration: Registration) -> bytes:
     """The .ics file of the registration's event, in its own timezone, with the ticket link
     and a reminder; a cancelled booking gives a cancelled event."""
+    import icalendar  # here: ~3 MiB that only the calendar download needs
+
     event = registration.event
     link = ticket_url(registration)
     host = urlsplit(current_app.config["PUBLIC_URL"]).hostname or "eventapp"
