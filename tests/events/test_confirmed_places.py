@@ -209,7 +209,6 @@ def test_a_walk_in_of_a_waiting_person_and_a_cancellation_at_once_both_go_throug
     assert_kept(app, event, 1)
 
 
-
 def _event_row_updates() -> int | None:
     """How many rows of events this transaction has updated so far, on PostgreSQL (None on
     SQLite, which keeps no such figure)."""
