@@ -64,6 +64,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SQLITE_BUSY_TIMEOUT_MS", "20000",
             "How long a SQLite writer waits for its turn before the request is answered "
             "'busy, try again' (keep it under gunicorn's 30 s worker timeout).", int),
+    Setting("SQLITE_CHECKPOINT_MS", "200",
+            "How often a thread of each process copies SQLite's write-ahead log into the "
+            "database file, so that no request waits for it; 0: inside a commit, every "
+            "1,000 pages (SQLite's default).", int),
     Setting("LOG_LEVEL", "INFO", "Python logging level of the app."),
     Setting("PUBLIC_URL", "http://127.0.0.1:5000",
             "Address attendees reach the app at: the base of links and QR codes in messages "

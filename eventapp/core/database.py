@@ -27,6 +27,8 @@ SQLite (the embedded default) is made safe for several gunicorn workers writing 
 - So a POST holds the write lock from its first query to its commit: do slow work (password
   hashing, parsing an upload, drawing an image) before the first query, or after ending
   the transaction, never inside it.
+- Checkpoints (copying the write-ahead log into the database file, and syncing it) run in a
+  thread of each process, not inside a request's commit: core/checkpoints.py.
 - Migrations run with foreign keys off (checked afterwards): Alembic rebuilds a SQLite table
   to alter it, and dropping the old table would otherwise cascade-delete its children.
 
@@ -55,6 +57,8 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask import current_app, g, has_request_context, request
+
+from eventapp.core.checkpoints import checkpoint_in_background
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
@@ -310,13 +314,15 @@ def _check_postgresql_connections(engine: sa.Engine) -> None:
                 raise sa.exc.InvalidatePoolError(f"no answer to a ping: {error}") from error
 
 
-def configure_engine(engine: sa.Engine, *, busy_timeout_ms: int) -> None:
-    """Attach the dialect-specific set-up above to a freshly created engine."""
+def configure_engine(engine: sa.Engine, *, busy_timeout_ms: int, checkpoint_ms: int) -> None:
+    """Attach the dialect-specific set-up above to a freshly created engine (and, for a
+    SQLite file, its checkpoints in the background: core/checkpoints.py)."""
     if engine.dialect.name == "postgresql":
         _check_postgresql_connections(engine)
     if engine.dialect.name != "sqlite":
         return
     in_memory = engine.url.database in (None, "", ":memory:")
+    checkpoint_in_background(engine, checkpoint_ms)
     queue = None if in_memory else WriterQueue(engine.url.database, busy_timeout_ms / 1000)
     transactions = _Transactions(queue)
     # This engine's dialect object is its own: wrapping its methods touches no other engine.
