@@ -189,8 +189,10 @@ def _scan_names(request: Request) -> dict[str, Any]:
             "key": claimed_serial(_scanned(code)) if isinstance(code, str) else None}
 
 
-#: A scan's point and ticket holder, read in the query of who asks (the redeem API).
-POINT_AND_HOLDER = ReadBeside(_point_and_holder_beside, _scan_names)
+#: A scan's point and ticket holder, read in the query of who asks (the redeem API), which
+#: loads of the event only what a scan reads of it.
+POINT_AND_HOLDER = ReadBeside(_point_and_holder_beside, _scan_names,
+                              event_columns=("slug", "ticket_public_key", "gift"))
 
 
 def _point_and_holder(event: Event, staff: User | None, point_id: int,

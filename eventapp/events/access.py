@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from flask import Request, current_app, g, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.orm import load_only
 from werkzeug.exceptions import Forbidden, NotFound
 
 from eventapp.auth.models import ApiToken, User
@@ -120,6 +121,10 @@ class ReadBeside:
 
     join: Callable[[sa.Select[Any]], sa.Select[Any]]
     parameters: Callable[[Request], dict[str, Any]]
+    #: The event's columns the view reads, if not all: only these are loaded (the others,
+    #: long texts and JSON among them, would each be sent and parsed for nothing); any other
+    #: is read on first use, by a query of its own.
+    event_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -153,7 +158,11 @@ def read_beside(read: ReadBeside, *, user_id: int | None, slug: str) -> ReadBesi
 def _reading_beside(statement: sa.Select[Any], read: ReadBeside) -> tuple[sa.Select[Any], int]:
     """`statement` joined with `read`, built once, and the number of columns it adds."""
     joined = read.join(statement)
-    return joined, len(joined.column_descriptions) - len(statement.column_descriptions)
+    width = len(joined.column_descriptions) - len(statement.column_descriptions)
+    if read.event_columns:
+        joined = joined.options(
+            load_only(*(getattr(Event, name) for name in read.event_columns)))
+    return joined, width
 
 
 def _on_event(statement: sa.Select[Any], parameters: dict[str, Any]

@@ -399,6 +399,35 @@ def test_a_token_redemption_reads_who_asks_with_the_event(app, make, event, gate
     assert len(reads) == 1, reads
     assert all(f" {table} " in reads[0] for table in (
         "api_tokens", "memberships", "checkin_points", "registrations", "contacts")), reads
+    # Of the event, only what a scan reads: not its long texts and JSON, sent and parsed
+    # on every scan for nothing.
+    assert "events.ticket_public_key" in reads[0] and "events.gift" in reads[0]
+    for column in ("description", "agenda", "booking_form", "venue_help", "privacy_text",
+                   "ticket_private_key"):
+        assert f"events.{column}" not in reads[0], column
+
+
+def test_an_event_column_a_scan_does_not_read_is_loaded_on_first_use(
+        app, make, event, gate, staff_client, monkeypatch):
+    """The redemption loads only some of the event's columns; the others are still there
+    for whatever else reads them in that request (one query of their own)."""
+    from eventapp.checkin import api as checkin_api
+
+    registration = make.registration(event)
+    seen = {}
+    original = checkin_api.outcome_body
+
+    def outcome_body(scanned_event, outcome):
+        seen["title"] = scanned_event.title
+        return original(scanned_event, outcome)
+
+    monkeypatch.setattr(checkin_api, "outcome_body", outcome_body)
+    executed, _connections, _engine = _statements_of_a_redemption(app, event, gate,
+                                                                  staff_client, registration)
+    assert seen == {"title": event.title}
+    reads = [statement for statement, _parameters in executed
+             if statement.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 2 and "events.title" in reads[1], reads
 
 
 def test_the_hot_paths_reads_use_indexes_not_scans(app, make, event, gate, staff_client,
