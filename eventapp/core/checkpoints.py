@@ -26,6 +26,7 @@ import sqlite3
 import threading
 import weakref
 from typing import Any
+from urllib.parse import quote
 
 #: The log's length in pages (4 KiB each) at which a commit checkpoints by itself: the
 #: backstop, should the thread fall behind (SQLite's default is 1,000).
@@ -38,7 +39,9 @@ log = logging.getLogger(__name__)
 
 
 class Checkpointer:
-    """One SQLite file's checkpoints in a thread of this process (a new one after a fork)."""
+    """One SQLite file's checkpoints in a thread of this process. Before a fork the thread
+    is stopped, its connection closed (SQLite's connections must not cross a fork), and the
+    next checkout in each process starts its own."""
 
     def __init__(self, database_path: str, interval_s: float) -> None:
         self.path = database_path
@@ -47,10 +50,11 @@ class Checkpointer:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        _checkpointers.add(self)
 
     def ensure_running(self) -> None:
         """Start the thread in this process unless it runs already (cheap: called on every
-        connection checkout, so a forked worker starts its own)."""
+        connection checkout)."""
         if self._pid == os.getpid():
             return
         with self._lock:
@@ -65,7 +69,7 @@ class Checkpointer:
 
     def stop(self) -> None:
         """Stop the thread and close its connection (the last connection to close copies
-        the whole log and removes it, as SQLite does)."""
+        the whole log and removes it, as SQLite does); the next checkout starts it again."""
         with self._lock:
             thread, self._thread = self._thread, None
             self._stop.set()
@@ -73,6 +77,18 @@ class Checkpointer:
         if thread is not None and thread is not threading.current_thread() \
                 and thread.is_alive():
             thread.join()
+
+    def _forget_parent(self) -> None:
+        """In a forked child: the parent's lock and thread are not ours."""
+        self._lock = threading.Lock()
+        self._thread, self._pid = None, -1
+
+    def _ended(self, stop: threading.Event) -> None:
+        """The thread gave up by itself (the file is gone): a later checkout may start
+        another, unless it was stopped or replaced meanwhile."""
+        with self._lock:
+            if self._stop is stop and self._pid == os.getpid():
+                self._thread, self._pid = None, -1
 
     def checkpoint(self, connection: sqlite3.Connection) -> tuple[int, int, int]:
         """One passive checkpoint: (1 if it could not take its turn, pages in the log,
@@ -99,28 +115,58 @@ class Checkpointer:
     def _run(self, stop: threading.Event) -> None:
         try:
             # mode=rw: never create the file (a database removed meanwhile ends the thread).
-            connection = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True,
+            connection = sqlite3.connect(f"file:{quote(self.path)}?mode=rw", uri=True,
                                          isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as error:
+            opened = _identity(self.path)
+        except (sqlite3.Error, OSError) as error:
             log.warning("no background checkpoints of %s: %s", self.path, error)
+            self._ended(stop)
             return
         try:
             while not stop.wait(self.interval_s):
+                if _identity(self.path) != opened:  # removed, or replaced by another file
+                    self._ended(stop)
+                    return
                 try:
                     self.catch_up(connection)
-                except sqlite3.Error as error:  # busy, or the file is gone
-                    if not os.path.exists(self.path):
-                        return
+                except sqlite3.Error as error:
                     log.debug("checkpoint of %s skipped: %s", self.path, error)
         finally:
             connection.close()
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """Which file `path` names now (device and inode), None if none."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+#: Every checkpointer of this process, to stop before a fork and forget after it.
+_checkpointers: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
+
+
+def _before_fork() -> None:
+    for checkpointer in list(_checkpointers):
+        checkpointer.stop()
+
+
+def _after_fork_in_child() -> None:
+    for checkpointer in list(_checkpointers):
+        checkpointer._forget_parent()
+
+
+os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
 def checkpoint_in_background(engine: Any, interval_ms: int) -> Checkpointer | None:
     """Give a SQLite file's engine its checkpointer (None for an in-memory database or an
     interval of 0: SQLite then checkpoints inside commits, as it does by default). Its
     connections leave checkpoints to the thread up to BACKSTOP_PAGES; the thread starts with
-    the first checkout in each process and stops when the engine is disposed of or dropped."""
+    the first checkout in each process, and stops when the engine is disposed of or dropped
+    and before a fork (to start again at the next checkout)."""
     import sqlalchemy as sa
 
     database = engine.url.database

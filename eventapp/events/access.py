@@ -122,9 +122,14 @@ class ReadBeside:
     join: Callable[[sa.Select[Any]], sa.Select[Any]]
     parameters: Callable[[Request], dict[str, Any]]
     #: The event's columns the view reads, if not all: only these are loaded (the others,
-    #: long texts and JSON among them, would each be sent and parsed for nothing); any other
-    #: is read on first use, by a query of its own.
+    #: long texts and JSON among them, would each be sent and parsed for nothing). Reading
+    #: any other raises, so that the view names what it reads instead of paying a query
+    #: for it (one more turn for SQLite's write lock, after the commit).
     event_columns: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in self.event_columns:
+            getattr(Event, name)  # an AttributeError at import, not at the first scan
 
 
 @dataclass(frozen=True)
@@ -161,7 +166,8 @@ def _reading_beside(statement: sa.Select[Any], read: ReadBeside) -> tuple[sa.Sel
     width = len(joined.column_descriptions) - len(statement.column_descriptions)
     if read.event_columns:
         joined = joined.options(
-            load_only(*(getattr(Event, name) for name in read.event_columns)))
+            load_only(*(getattr(Event, name) for name in read.event_columns),
+                      raiseload=True))
     return joined, width
 
 

@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,14 +22,29 @@ from tests.conftest import _env, _migrate
 PAGE = 4096
 
 
-def _sqlite_app(folder: Path, **settings: str) -> Flask:
-    url = f"sqlite:///{folder / 'eventapp.db'}"
-    _migrate(url, folder)
-    return create_app({"TESTING": True}, env=_env(url, folder, **settings))
+@pytest.fixture
+def sqlite_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Makes the app on a SQLite file of its own with the given settings; its engine is
+    disposed of afterwards (which stops its checkpoint thread), whatever the test did."""
+    apps: list[Flask] = []
+
+    def make(**settings: str) -> Flask:
+        url = f"sqlite:///{tmp_path / 'eventapp.db'}"
+        _migrate(url, tmp_path)
+        apps.append(create_app({"TESTING": True}, env=_env(url, tmp_path, **settings)))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
-def _checkpoint_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("sqlite-checkpoints:")]
+def _checkpoint_threads(folder: Path) -> list[threading.Thread]:
+    """This process's checkpoint threads of the database in `folder`."""
+    name = f"sqlite-checkpoints:{folder / 'eventapp.db'}"
+    return [thread for thread in threading.enumerate() if thread.name == name]
 
 
 def _write_rows(rows: int, *, size: int = 3000, pause: float = 0.0) -> None:
@@ -48,74 +64,96 @@ def _write_rows(rows: int, *, size: int = 3000, pause: float = 0.0) -> None:
 
 def _rows_in_database_file(path: Path, copy_to: Path) -> int:
     """Rows of `filler` in the database file alone, without its write-ahead log: what the
-    checkpoints have copied there."""
+    checkpoints have copied there (0 while the copy caught a checkpoint half-way)."""
     shutil.copyfile(path, copy_to)  # the file only: SQLite opens the copy without a log
-    with sqlite3.connect(copy_to) as copy:
-        try:
+    try:
+        with sqlite3.connect(copy_to) as copy:
             return copy.execute("SELECT count(*) FROM filler").fetchone()[0]
-        except sqlite3.OperationalError:  # the table itself is not copied yet
-            return 0
+    except sqlite3.DatabaseError:  # no such table yet, or a page copied mid-checkpoint
+        return 0
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{copy_to}{suffix}").unlink(missing_ok=True)
 
 
-def test_commits_leave_checkpoints_to_a_thread_and_it_copies_the_log(tmp_path):
-    app = _sqlite_app(tmp_path, SQLITE_CHECKPOINT_MS="20")
+def test_commits_leave_checkpoints_to_a_thread_and_it_copies_the_log(sqlite_app, tmp_path):
+    app = sqlite_app(SQLITE_CHECKPOINT_MS="20")
     with app.app_context():
         connection = db.session.connection()
         assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == BACKSTOP_PAGES
         db.session.rollback()
-        assert len(_checkpoint_threads()) == 1
+        assert len(_checkpoint_threads(tmp_path)) == 1
         _write_rows(300)  # about 300 pages, under SQLite's own 1,000: no commit would copy them
         deadline = time.monotonic() + 10
         while _rows_in_database_file(tmp_path / "eventapp.db", tmp_path / "copy.db") < 300:
             assert time.monotonic() < deadline, "the thread never copied the log"
             time.sleep(0.05)
         db.engine.dispose()
-    assert _checkpoint_threads() == []
+    assert _checkpoint_threads(tmp_path) == []
     # The thread's connection was closed with the others: the last one removed the log.
     assert not (tmp_path / "eventapp.db-wal").exists()
 
 
 @pytest.mark.slow
-def test_the_log_starts_again_from_its_beginning_under_a_steady_load(tmp_path):
+def test_the_log_starts_again_from_its_beginning_under_a_steady_load(sqlite_app, tmp_path):
     """Writers commit while each checkpoint runs; the thread checkpoints again until nothing
     came in meanwhile, so the log restarts instead of growing to the backstop (where a
     commit would copy it, inside a request). The load: a commit of 5 pages every 1-2 ms,
     as the gate's redemptions at full speed; some 1.5 x BACKSTOP_PAGES pages in all."""
-    app = _sqlite_app(tmp_path, SQLITE_CHECKPOINT_MS="20")
+    app = sqlite_app(SQLITE_CHECKPOINT_MS="20")
     with app.app_context():
         _write_rows(3000, size=16_000, pause=0.001)
         wal_pages = os.path.getsize(tmp_path / "eventapp.db-wal") // PAGE
-        db.engine.dispose()
     assert wal_pages < BACKSTOP_PAGES / 2
 
 
-def test_a_checkpoint_interval_of_zero_leaves_checkpoints_to_sqlite(tmp_path):
-    app = _sqlite_app(tmp_path, SQLITE_CHECKPOINT_MS="0")
+def test_a_checkpoint_interval_of_zero_leaves_checkpoints_to_sqlite(sqlite_app, tmp_path):
+    app = sqlite_app(SQLITE_CHECKPOINT_MS="0")
     with app.app_context():
         connection = db.session.connection()
         assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
-        assert _checkpoint_threads() == []
+        assert _checkpoint_threads(tmp_path) == []
         db.session.rollback()
-        db.engine.dispose()
 
 
-def test_a_forked_worker_runs_its_own_checkpoint_thread(tmp_path):
-    """Gunicorn forks its workers: threads do not survive a fork, so the child starts its
-    own at its first checkout."""
-    app = _sqlite_app(tmp_path, SQLITE_CHECKPOINT_MS="20")
+def test_the_thread_stops_before_a_fork_and_each_process_starts_its_own(sqlite_app,
+                                                                         tmp_path):
+    """SQLite's connections must not cross a fork (Celery's prefork pool forks an app that
+    may have used its database): the thread and its connection end before it, and the next
+    checkout starts a thread in each process."""
+    app = sqlite_app(SQLITE_CHECKPOINT_MS="20")
     with app.app_context():
         db.session.execute(sa.text("SELECT 1"))
         db.session.rollback()
-        assert len(_checkpoint_threads()) == 1
+        assert len(_checkpoint_threads(tmp_path)) == 1
         pid = os.fork()
         if pid == 0:  # the child: exit 0 only if it has exactly one thread after a query
             code = 1
             try:
+                code = 2 if _checkpoint_threads(tmp_path) else 3
+                db.engine.dispose(close=False)  # the parent's pooled connections are not ours
                 db.session.execute(sa.text("SELECT 1"))
                 db.session.rollback()
-                code = 0 if len(_checkpoint_threads()) == 1 else 2
+                code = 0 if len(_checkpoint_threads(tmp_path)) == 1 else 4
             finally:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
-        db.engine.dispose()
+        assert _checkpoint_threads(tmp_path) == [], "stopped before the fork"
+        db.session.execute(sa.text("SELECT 1"))
+        db.session.rollback()
+        assert len(_checkpoint_threads(tmp_path)) == 1, "and started again by the parent"
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_the_thread_ends_when_its_database_file_is_replaced(sqlite_app, tmp_path):
+    app = sqlite_app(SQLITE_CHECKPOINT_MS="20")
+    with app.app_context():
+        db.session.execute(sa.text("SELECT 1"))
+        db.session.rollback()
+        [thread] = _checkpoint_threads(tmp_path)
+        database = tmp_path / "eventapp.db"
+        shutil.copyfile(database, tmp_path / "other.db")
+        os.replace(tmp_path / "other.db", database)
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+        db.engine.dispose()
