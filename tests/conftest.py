@@ -176,6 +176,14 @@ def _env(database_url: str, instance: Path, **extra: str) -> dict[str, str]:
             "DEFAULT_LOCALE": "en", **extra}
 
 
+def sqlite_app_in(folder: Path, **settings: str) -> Flask:
+    """The app on a migrated SQLite file of its own in `folder`, whatever --db says (for
+    tests of SQLite's own behaviour), with the given settings."""
+    url = f"sqlite:///{folder / 'eventapp.db'}"
+    _migrate(url, folder)
+    return create_app({"TESTING": True}, env=_env(url, folder, **settings))
+
+
 @pytest.fixture(scope="session")
 def database_template(request: pytest.FixtureRequest, db_backend: str,
                       tmp_path_factory: pytest.TempPathFactory) -> str:

@@ -14,10 +14,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from eventapp import create_app
 from eventapp.core.checkpoints import BACKSTOP_PAGES
 from eventapp.extensions import db
-from tests.conftest import _env, _migrate
+from tests.conftest import sqlite_app_in
 
 PAGE = 4096
 
@@ -29,9 +28,7 @@ def sqlite_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
     apps: list[Flask] = []
 
     def make(**settings: str) -> Flask:
-        url = f"sqlite:///{tmp_path / 'eventapp.db'}"
-        _migrate(url, tmp_path)
-        apps.append(create_app({"TESTING": True}, env=_env(url, tmp_path, **settings)))
+        apps.append(sqlite_app_in(tmp_path, **settings))
         return apps[-1]
 
     yield make

@@ -21,19 +21,13 @@ from eventapp.core.time import utcnow
 from eventapp.events.models import Event
 from eventapp.extensions import db
 from eventapp.testing.services import PostgresServer
-from tests.conftest import _env, _migrate, started_postgres
-
-
-def _sqlite_app(folder: Path, **settings: str) -> Flask:
-    url = f"sqlite:///{folder / 'eventapp.db'}"
-    _migrate(url, folder)
-    return create_app({"TESTING": True}, env=_env(url, folder, **settings))
+from tests.conftest import _env, sqlite_app_in, started_postgres
 
 
 @pytest.fixture
 def sqlite_app(tmp_path: Path) -> Flask:
     """SQLite whatever --db says: these tests are about SQLite's own behaviour."""
-    return _sqlite_app(tmp_path)
+    return sqlite_app_in(tmp_path)
 
 
 def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(sqlite_app):
@@ -299,7 +293,7 @@ def test_a_writer_that_never_gets_its_turn_is_told_to_try_again(tmp_path):
     from eventapp.core.database import WriterQueue
     from tests.factories import Factory
 
-    sqlite_app = _sqlite_app(tmp_path, SQLITE_BUSY_TIMEOUT_MS="300")
+    sqlite_app = sqlite_app_in(tmp_path, SQLITE_BUSY_TIMEOUT_MS="300")
     factory = Factory(sqlite_app)
     marketer, event = factory.user(), factory.event()
     factory.membership(event, marketer, "marketer")
