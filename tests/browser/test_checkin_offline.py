@@ -19,6 +19,7 @@ import struct
 import time
 import uuid
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -223,6 +224,9 @@ def test_no_answer_in_3_s_is_offline_a_4xx_is_an_answer_a_lost_sync_answer_is_re
     box = page.locator("[data-gate-status]")
     status = page.locator("[data-status-line]")
     sync_path = f"/api/v1/events/{event.slug}/checkin/sync"
+    roster_path = f"/api/v1/events/{event.slug}/checkin/roster"
+    answered: list[str] = []  # the paths the tablet had answers for, in order
+    page.on("response", lambda response: answered.append(urlsplit(response.url).path))
 
     # The server takes the request and never answers: after ~3 s the tablet decides alone.
     page.route("**/checkin/redemptions", lambda route: None)
@@ -240,6 +244,10 @@ def test_no_answer_in_3_s_is_offline_a_4xx_is_an_answer_a_lost_sync_answer_is_re
     with app.app_context():
         assert db.session.execute(sa.select(Scan.result, Scan.offline).where(
             Scan.registration_id == first.id)).all() == [(ScanResult.VALID, True)]
+    # After a sync the tablet fetches the roster (with the points) again: let that answer
+    # come before the point closes below, or the tablet would keep a roster without it.
+    wait_for(page, lambda: sync_path in answered
+             and roster_path in answered[answered.index(sync_path):])
 
     # A closed point is the server's answer (409), not a dead network: nothing waits.
     browse.expect_status(409)
