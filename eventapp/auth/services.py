@@ -184,6 +184,12 @@ def api_tokens_of(user: User) -> list[ApiToken]:
         .order_by(ApiToken.created_at.desc())))
 
 
+#: What the checks of who asks read of the user (Flask-Login's session and token loaders, the
+#: role check, the language) and of their API token (`token_use_is_stale`), besides the ids:
+#: a hot path may load only these (`ReadBeside` in events/access.py).
+CHECKED_COLUMNS = {User: ("active", "is_admin", "locale", "session_token"),
+                   ApiToken: ("last_used_at",)}
+
 #: Built once: every API call with a token runs it (an event's, with more: events/access.py).
 TOKEN_OWNER = (sa.select(User, ApiToken).join(ApiToken, ApiToken.user_id == User.id)
                .where(ApiToken.token_hash == sa.bindparam("token_hash"),

@@ -25,8 +25,8 @@ from sqlalchemy.orm import load_only
 from werkzeug.exceptions import Forbidden, NotFound
 
 from eventapp.auth.models import ApiToken, User
-from eventapp.auth.services import (TOKEN_OWNER, USER_BY_ID, presented_token_hash,
-                                    session_is_valid, session_parts)
+from eventapp.auth.services import (CHECKED_COLUMNS, TOKEN_OWNER, USER_BY_ID,
+                                    presented_token_hash, session_is_valid, session_parts)
 from eventapp.events.models import Event, EventRole, Membership
 from eventapp.extensions import db, login_manager
 
@@ -117,7 +117,12 @@ class ReadBeside:
     `parameters` takes their bind parameters from the request before anything is checked,
     so it must take any request, a malformed one giving NULLs. What was read is only kept
     for the view: it runs after the user's role is checked, and takes the row only if it
-    was read with the parameters it trusts (`read_beside`)."""
+    was read with the parameters it trusts (`read_beside`).
+
+    Of who asks (the user and their API token), that query then loads only what the checks
+    of who asks read (`CHECKED_COLUMNS`) and the `user_columns` the view names: not the
+    password hash and the rest, each sent and parsed on every request for nothing. Reading
+    any other column of them raises, as for the event's."""
 
     join: Callable[[sa.Select[Any]], sa.Select[Any]]
     parameters: Callable[[Request], dict[str, Any]]
@@ -126,10 +131,13 @@ class ReadBeside:
     #: any other raises, so that the view names what it reads instead of paying a query
     #: for it (one more turn for SQLite's write lock, after the commit).
     event_columns: tuple[str, ...] = ()
+    #: The user's columns the view reads, besides those the checks of who asks read.
+    user_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in self.event_columns:
-            getattr(Event, name)  # an AttributeError at import, not at the first scan
+        for entity, names in ((Event, self.event_columns), (User, self.user_columns)):
+            for name in names:
+                getattr(entity, name)  # an AttributeError at import, not at the first scan
 
 
 @dataclass(frozen=True)
@@ -164,10 +172,14 @@ def _reading_beside(statement: sa.Select[Any], read: ReadBeside) -> tuple[sa.Sel
     """`statement` joined with `read`, built once, and the number of columns it adds."""
     joined = read.join(statement)
     width = len(joined.column_descriptions) - len(statement.column_descriptions)
-    if read.event_columns:
-        joined = joined.options(
-            load_only(*(getattr(Event, name) for name in read.event_columns),
-                      raiseload=True))
+    loaded = {Event: read.event_columns,
+              User: CHECKED_COLUMNS[User] + read.user_columns,
+              ApiToken: CHECKED_COLUMNS[ApiToken]}
+    present = {description["entity"] for description in statement.column_descriptions}
+    for entity, names in loaded.items():
+        if entity in present and names:
+            joined = joined.options(load_only(*(getattr(entity, name) for name in names),
+                                              raiseload=True))
     return joined, width
 
 

@@ -405,6 +405,13 @@ def test_a_token_redemption_reads_who_asks_with_the_event(app, make, event, gate
     for column in ("description", "agenda", "booking_form", "venue_help", "privacy_text",
                    "ticket_private_key"):
         assert f"events.{column}" not in reads[0], column
+    # Of who asks, only what the checks of who asks read: not the password hash and the rest.
+    assert all(f"users.{column}" in reads[0]
+               for column in ("id", "active", "is_admin", "locale", "session_token")), reads
+    assert "api_tokens.last_used_at" in reads[0]
+    for column in ("users.password_hash", "users.email", "users.name", "users.last_login_at",
+                   "api_tokens.token_hash", "api_tokens.prefix", "api_tokens.name"):
+        assert f"{column} AS" not in reads[0] and f"{column}," not in reads[0], column
 
 
 def test_an_event_column_a_scan_does_not_name_cannot_be_read_by_it(
@@ -431,6 +438,51 @@ def test_an_event_column_a_scan_does_not_name_cannot_be_read_by_it(
     assert len(raised) == 1 and "title" in str(raised[0])
 
 
+def test_a_user_column_a_scan_does_not_name_cannot_be_read_by_it(
+        app, make, event, gate, staff_client, monkeypatch):
+    """Of who asks, the redemption loads only what the checks of who asks read; reading
+    another column of the user (here the e-mail) raises at once, instead of costing every
+    scan a query of its own."""
+    from flask_login import current_user
+    from sqlalchemy.exc import InvalidRequestError
+
+    from eventapp.checkin import api as checkin_api
+
+    registration = make.registration(event)
+    raised = []
+    original = checkin_api.outcome_body
+
+    def outcome_body(scanned_event, outcome):
+        assert current_user.locale is None and current_user.is_admin is False
+        try:
+            current_user.email
+        except InvalidRequestError as error:
+            raised.append(error)
+        return original(scanned_event, outcome)
+
+    monkeypatch.setattr(checkin_api, "outcome_body", outcome_body)
+    _statements_of_a_redemption(app, event, gate, staff_client, registration)
+    assert len(raised) == 1 and "email" in str(raised[0])
+
+
+def test_the_gate_answers_each_reader_in_their_language(app, make, event, gate):
+    """The result's words are translated once per language and kept: a Chinese reader's
+    scan and an English reader's, one after the other, each get their own."""
+    from tests.conftest import Client
+    from tests.factories import Factory
+
+    answers = {}
+    for locale in ("zh_CN", "en", "zh_CN"):
+        user = make.user(locale=locale)
+        make.membership(event, user, "staff")
+        app.test_client_class = Client
+        client = app.test_client()
+        client.login(user.email, Factory.PASSWORD)
+        code = make.registration(event).ticket_code
+        answers.setdefault(locale, []).append(scan(client, event, gate, code)["title"])
+    assert answers == {"zh_CN": ["有效", "有效"], "en": ["Valid"]}
+
+
 def test_a_read_beside_naming_no_event_column_fails_at_once():
     from eventapp.checkin.redeem import POINT_AND_HOLDER
     from eventapp.events.access import ReadBeside
@@ -438,6 +490,9 @@ def test_a_read_beside_naming_no_event_column_fails_at_once():
     with pytest.raises(AttributeError):
         ReadBeside(POINT_AND_HOLDER.join, POINT_AND_HOLDER.parameters,
                    event_columns=("slug", "giftt"))
+    with pytest.raises(AttributeError):
+        ReadBeside(POINT_AND_HOLDER.join, POINT_AND_HOLDER.parameters,
+                   user_columns=("nmae",))
 
 def test_the_hot_paths_reads_use_indexes_not_scans(app, make, event, gate, staff_client,
                                                    db_backend):
