@@ -45,7 +45,7 @@ def create_app(overrides: dict[str, Any] | None = None, env: dict[str, str] | No
 def _init_extensions(app: Flask) -> None:
     from eventapp.core.database import configure_engine
     from eventapp.core.errors import register_error_handlers
-    from eventapp.core.i18n import init_i18n, select_locale
+    from eventapp.core.i18n import init_i18n, request_locale
     from eventapp.core.inputs import init_inputs
     from eventapp.core.api import SPEC_OPTIONS
     from eventapp.core.queue import init_celery
@@ -60,7 +60,7 @@ def _init_extensions(app: Flask) -> None:
             configure_engine(engine, busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"],
                              checkpoint_ms=app.config["SQLITE_CHECKPOINT_MS"])
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale,
+    babel.init_app(app, locale_selector=request_locale,
                    default_translation_directories=str(PACKAGE / "translations"))
     login_manager.init_app(app)
     init_login(app)

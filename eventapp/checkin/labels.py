@@ -4,8 +4,11 @@ use these same words."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
+from babel import Locale
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from eventapp.checkin.models import Direction, PointKind, ScanResult
@@ -51,6 +54,13 @@ GIFT_RESULTS: dict[ScanResult, tuple[Any, Any]] = {
 
 def result_words(result: ScanResult, *, gift: bool = False) -> tuple[str, str]:
     """(headline, what to do) for a scan result, in the reader's language."""
+    return _result_words(get_locale(), result, gift)
+
+
+@lru_cache(maxsize=128)
+def _result_words(locale: Locale | None, result: ScanResult, gift: bool) -> tuple[str, str]:
+    """`result_words` in `locale` (the current one: translated once per language, not on
+    every scan)."""
     headline, advice = (GIFT_RESULTS.get(result) if gift else None) or RESULTS[result]
     return str(headline), str(advice)
 

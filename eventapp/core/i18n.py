@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import phonenumbers
+from babel import Locale
 from babel.numbers import format_decimal, format_percent
 from babel.dates import format_skeleton, format_time, get_timezone_gmt
 from flask import Flask, current_app, has_request_context, request, session
@@ -37,6 +38,17 @@ def select_locale() -> str:
     if chosen in LOCALES:
         return chosen
     return browser_locale(request.accept_languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+#: Each language as Babel's Locale, parsed once: Flask-Babel would parse the code again on
+#: every request (a gate scan's answer is in the reader's language).
+_PARSED = {code: Locale.parse(code) for code in LOCALES}
+
+
+def request_locale() -> Locale:
+    """`select_locale`'s choice as a Locale (Flask-Babel's locale selector)."""
+    code = select_locale()
+    return _PARSED.get(code) or Locale.parse(code)
 
 
 def browser_locale(accepted: Iterable[tuple[str, float]]) -> str | None:
