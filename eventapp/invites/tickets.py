@@ -152,7 +152,13 @@ def claimed_serial(payload: str) -> int | None:
 
 
 def _claim(payload: str) -> TicketClaim | None:
-    text = (payload or "").strip().upper()
+    return _claim_of((payload or "").strip().upper())
+
+
+@lru_cache(maxsize=16)
+def _claim_of(text: str) -> TicketClaim | None:
+    """`_claim` of a stripped, upper-case payload; kept for the few latest (a scan reads its
+    code twice: for its holder before the user is known, then to verify it)."""
     if len(text) != PAYLOAD_CHARS:
         return None
     try:
