@@ -6,7 +6,11 @@ thing to fail), so the Content-Security-Policy can allow 'self' only.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, Response, g, request, session
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -35,15 +39,40 @@ def _signed_in() -> bool:
 IMMUTABLE_ENDPOINTS = {"static", "setup.cover"}
 
 
+#: Set on every answer, unless the view set its own.
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(self), microphone=(), geolocation=()"),
+)
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed session cookie, with its signer made once per secret key (and
+    fallbacks) instead of on every request, a gate scan's too."""
+
+    def __init__(self) -> None:
+        self._signers: dict[tuple[Any, ...], URLSafeTimedSerializer | None] = {}
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        if keys not in self._signers:
+            self._signers[keys] = super().get_signing_serializer(app)
+        return self._signers[keys]
+
+
 def init_security(app: Flask) -> None:
+    app.session_interface = SessionCookies()
+
     @app.after_request
     def _security_headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
+        # One pass over the answer's headers, not one per header set (every gate scan).
+        present = {name.lower() for name, _value in headers.items()}
+        headers.extend([(name, value) for name, value in SECURITY_HEADERS
+                        if name.lower() not in present])
         if request.endpoint not in IMMUTABLE_ENDPOINTS and _signed_in():
             # Signed-in pages show people's details (and a new API token, once): a shared
             # tablet's Back button or cache must not bring them back after logout.

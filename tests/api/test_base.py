@@ -120,3 +120,19 @@ def test_signed_in_pages_are_not_kept_by_the_browser(marketer_client, client, ev
     assert "no-store" not in client.get("/login").headers.get("Cache-Control", "")
     assert "no-store" not in marketer_client.get("/static/css/app.css").headers.get(
         "Cache-Control", "")
+
+
+@pytest.mark.single_db
+def test_a_header_the_view_set_itself_is_kept_and_the_others_added(app):
+    """The security headers are defaults: a view's own (in any case of letters) is kept,
+    once, and the others are still added."""
+    @app.get("/test-own-headers")
+    def own_headers():
+        return "", 200, {"x-frame-options": "SAMEORIGIN", "Referrer-Policy": "no-referrer"}
+
+    response = app.test_client().get("/test-own-headers")
+    assert response.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert response.headers.getlist("Referrer-Policy") == ["no-referrer"]
+    assert len(response.headers.getlist("Content-Security-Policy")) == 1
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Permissions-Policy"].startswith("camera=(self)")

@@ -212,3 +212,26 @@ def test_an_outdated_hash_is_upgraded_at_login(app, client, make):
     assert stored != weak
     assert stored.startswith("$argon2id$")
     assert not PasswordHasher().check_needs_rehash(stored)
+
+
+@pytest.mark.single_db
+def test_a_new_secret_key_signs_everyone_out_unless_the_old_one_is_a_fallback(app, client,
+                                                                            make):
+    """The session cookie's signer is made once per secret key, not per request: rotating
+    the key still ends every session, and naming the old key in SECRET_KEY_FALLBACKS
+    keeps them."""
+    user = make.user()
+    client.post_form("/login", {"email": user.email, "password": Factory.PASSWORD})
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None and is_signed_in(client)
+
+    def signed_in_with_that_cookie() -> bool:
+        browser = app.test_client()
+        browser.set_cookie(cookie.key, cookie.value)
+        return is_signed_in(browser)
+
+    old_key = app.config["SECRET_KEY"]
+    app.config["SECRET_KEY"] = "a-new-secret-key-" + "x" * 40
+    assert not signed_in_with_that_cookie()
+    app.config["SECRET_KEY_FALLBACKS"] = [old_key]
+    assert signed_in_with_that_cookie()
