@@ -97,19 +97,18 @@ class Activity(Base):
         return f"<Activity {self.kind} contact={self.contact_id} event={self.event_id}>"
 
 
-def record_activity(kind: ActivityKind, **fields: Any) -> Activity:
+def record_activity(kind: ActivityKind, **fields: Any) -> None:
     """Add one behaviour to the log in the caller's transaction (it commits or rolls back with
-    it); `fields` as `activity_values` takes them. The returned Activity (also the signal's
-    sender) is not in the session."""
-    return insert_activity(activity_values(kind, **fields))
+    it); `fields` as `activity_values` takes them."""
+    insert_activity(activity_values(kind, **fields))
 
 
-def insert_activity(values: dict[str, Any]) -> Activity:
+def insert_activity(values: dict[str, Any]) -> None:
     """Insert a row `activity_values` made, and tell subscribers of it."""
     # One Core INSERT, now: behaviour is recorded on hot paths (a check-in, a page view), and
     # the row needs nothing the unit of work does (no relationships, no id read back).
     db.session.execute(_INSERT, values)
-    return announce_activity(values)
+    announce_activity(values)
 
 
 def activity_values(
@@ -141,11 +140,12 @@ def activity_insert_from(rows: sa.Select[Any]) -> sa.Insert:
     return sa.insert(Activity.__table__).from_select(names, rows)
 
 
-def announce_activity(values: dict[str, Any]) -> Activity:
-    """Tell subscribers of an activity row just inserted in the caller's transaction."""
-    activity = Activity(**values)
-    activity_recorded.send(activity)
-    return activity
+def announce_activity(values: dict[str, Any]) -> None:
+    """Tell subscribers of an activity row just inserted in the caller's transaction: the
+    signal's sender is an Activity of it, not in the session. It is made only if someone
+    listens (every check-in calls this, and making an ORM object is not free)."""
+    if activity_recorded.receivers:
+        activity_recorded.send(Activity(**values))
 
 
 _INSERT = sa.insert(Activity.__table__)
