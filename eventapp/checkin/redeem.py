@@ -357,11 +357,16 @@ def _repeat(event: Event, point: CheckinPoint, staff: User | None, holder: _Hold
             request: ScanRequest, *, code: str, scope: str,
             scanned_at: datetime) -> ScanOutcome:
     """The valid scan of this scope was refused: the same scan sent again, a re-entry after
-    an exit, or a ticket already used."""
-    stored = _stored_scan(event, request.client_scan_id)
+    an exit, or a ticket already used. One read (the person's entries and exits in the
+    scope), then the scan's record; the same scan sent again is found among those entries
+    (a valid scan, a re-entry or an exit) or, if it was a refusal, by the record's unique
+    client scan id (`_record`)."""
+    rows = _history(holder.id, scope)
+    mine = _client_scan_id(request)
+    stored = next((row for row in rows if mine and row.client_scan_id == mine), None)
     if stored is not None:
         return _replay(event, stored, holder)
-    first, went_out = _first_use_and_exit(holder.id, scope)
+    first, went_out = _first_use_and_exit_in(rows)
     if first is not None and scope != "gift" and went_out:
         return _record(event, point, staff, request, ScanResult.REENTRY, code=code,
                        holder=holder, scope=scope, scanned_at=scanned_at)
@@ -374,7 +379,8 @@ def _repeat(event: Event, point: CheckinPoint, staff: User | None, holder: _Hold
 _SCANS_C = _SCANS.c
 #: A person's standing entries and exits in a scope, oldest first (an index range).
 _HISTORY = (sa.select(_SCANS_C.id, _SCANS_C.result, _SCANS_C.scanned_at, _POINTS.c.name,
-                      _USERS.c.name.label("staff"))
+                      _USERS.c.name.label("staff"), _SCANS_C.scope, _SCANS_C.conflict,
+                      _SCANS_C.client_scan_id)
             .join(_POINTS, _SCANS_C.point_id == _POINTS.c.id)
             .outerjoin(_USERS, _SCANS_C.staff_user_id == _USERS.c.id)
             .where(_SCANS_C.registration_id == sa.bindparam("rid"),
@@ -387,16 +393,30 @@ _STORED = sa.select(_SCANS_C.id, _SCANS_C.result, _SCANS_C.scope, _SCANS_C.scann
                                              _SCANS_C.client_scan_id == sa.bindparam("scan_id"))
 
 
+def _history(registration_id: int, scope: str) -> list[Any]:
+    """The person's standing entries and exits in the scope, oldest first; one query."""
+    return db.session.execute(_HISTORY, {"rid": registration_id, "scope": scope}).all()
+
+
 def _first_use_and_exit(registration_id: int, scope: str) -> tuple[FirstUse | None, bool]:
     """The scope's standing valid scan (when, where, by whom), and whether the person's
     latest entry or exit since is an exit; one query."""
-    rows = db.session.execute(_HISTORY, {"rid": registration_id, "scope": scope}).all()
+    return _first_use_and_exit_in(_history(registration_id, scope))
+
+
+def _first_use_and_exit_in(rows: list[Any]) -> tuple[FirstUse | None, bool]:
+    """`_first_use_and_exit` of the rows `_history` read."""
     valid = next((row for row in rows if row.result == ScanResult.VALID), None)
     if valid is None:
         return None, False
     first = FirstUse(at=valid.scanned_at, point=valid.name, staff=valid.staff or "",
                      scan_id=valid.id)
     return first, rows[-1].result == ScanResult.EXIT
+
+
+def _client_scan_id(request: ScanRequest) -> str | None:
+    """The scan's client scan id as stored (None if it has none)."""
+    return request.client_scan_id[:64] if request.client_scan_id else None
 
 
 def _stored_scan(event: Event, client_scan_id: str | None) -> Any:
@@ -408,6 +428,7 @@ def _stored_scan(event: Event, client_scan_id: str | None) -> Any:
 
 
 def _replay(event: Event, stored: Any, holder: _Holder | None) -> ScanOutcome:
+    """The stored scan's outcome, sent again."""
     first = None
     if stored.result == ScanResult.ALREADY_USED and holder is not None and stored.scope:
         first, _went_out = _first_use_and_exit(holder.id, stored.scope)
@@ -449,7 +470,7 @@ def _scan_values(event: Event, point: CheckinPoint, staff: User | None, request:
             "registration_id": holder.id if holder else None,
             "staff_user_id": staff.id if staff else None,
             "device_id": (request.device_id or "")[:64],
-            "client_scan_id": (request.client_scan_id or None) and request.client_scan_id[:64],
+            "client_scan_id": _client_scan_id(request),
             "direction": request.direction, "scope": scope, "result": result, "code": code,
             "manual": request.manual, "offline": request.offline, "conflict": conflict,
             "scanned_at": scanned_at, "recorded_at": now}

@@ -215,6 +215,32 @@ def test_the_same_scan_sent_twice_is_stored_once(app, make, event, gate, staff_c
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Scan)) == 1
 
 
+@pytest.mark.parametrize("before", [("in",), ("in", "out")])
+def test_a_repeat_sent_again_is_answered_as_stored(app, make, event, gate, staff_client,
+                                                  before):
+    """A ticket already used (or a re-entry) whose scan is sent again with the same client
+    scan id gets the stored answer, replayed, and is stored once."""
+    registration = make.registration(event)
+    earlier = [scan(staff_client, event, gate, registration.ticket_code, direction=d)
+               for d in before]
+    scan_id = str(uuid.uuid4())
+
+    repeat = scan(staff_client, event, gate, registration.ticket_code, client_scan_id=scan_id)
+    resent = scan(staff_client, event, gate, registration.ticket_code, client_scan_id=scan_id)
+
+    wanted = "already_used" if len(before) == 1 else "reentry"
+    assert wanted == "reentry" or earlier[-1]["result"] == "valid"
+    assert repeat["result"] == resent["result"] == wanted
+    assert resent["replayed"] is True and resent["scan_id"] == repeat["scan_id"]
+    assert repeat.get("replayed") is False
+    if wanted == "already_used":
+        assert resent["first"] == repeat["first"]
+        assert resent["first"]["scan_id"] == earlier[0]["scan_id"]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Scan)) == \
+            len(before) + 1
+
+
 def test_the_gift_is_handed_out_once(app, make, event, gate, staff_client):
     with app.app_context():
         db.session.get(type(event), event.id).gift = "Tote bag"
@@ -299,7 +325,7 @@ def test_a_scan_at_an_event_without_a_ticket_key_is_refused_not_an_error(app, ma
     assert answer["result"] == "forged"
 
 
-def _statements_of_a_scan(app, event, client, code, point_id):
+def _statements_of_a_scan(app, event, client, code, point_id, **extra):
     """What a scan through the API runs: (statement, parameters) of each statement, the
     driver's connection each ran on with its autocommit mode then (psycopg's; None on
     SQLite), the answer, and the engine."""
@@ -317,7 +343,7 @@ def _statements_of_a_scan(app, event, client, code, point_id):
     sa.event.listen(engine, "before_cursor_execute", note)
     try:
         response = client.post(f"/api/v1/events/{event.slug}/checkin/redemptions",
-                               json={"code": code, "point_id": point_id},
+                               json={"code": code, "point_id": point_id, **extra},
                                headers={"X-CSRFToken": csrf})
     finally:
         sa.event.remove(engine, "before_cursor_execute", note)
@@ -369,6 +395,25 @@ def test_a_refused_redemption_leaves_its_connection_to_transactions(app, make, e
     assert seen, "the request read the database"
     if db_backend == "postgresql":
         assert all(driver.autocommit is False for driver, _autocommit in seen)
+
+
+def test_a_ticket_used_before_is_read_once_more_and_recorded(app, make, event, gate,
+                                                             staff_client):
+    """A re-scan: the query of who asks with the point and holder, the valid scan the unique
+    index refuses, one read of the person's entries and exits (which also finds the same
+    scan sent again) and the scan's record."""
+    registration = make.registration(event)
+    scan(staff_client, event, gate, registration.ticket_code)
+
+    executed, _connections, response, engine = _statements_of_a_scan(
+        app, event, staff_client, registration.ticket_code, gate.id,
+        client_scan_id=str(uuid.uuid4()))
+
+    assert response.get_json()["result"] == "already_used"
+    work = [statement.split()[0].upper() for statement, _parameters in executed
+            if statement.split()[0].upper() not in ("BEGIN", "COMMIT")]
+    admit = "WITH" if engine.dialect.name == "postgresql" else "INSERT"
+    assert work == ["SELECT", admit, "SELECT", "INSERT"], work
 
 
 def test_a_token_redemption_reads_who_asks_with_the_event(app, make, event, gate):
