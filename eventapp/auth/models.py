@@ -40,8 +40,8 @@ class User(UserMixin, IdMixin, CreatedMixin, Base):
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"
 
-    def __repr__(self) -> str:
-        return f"<User {self.email}>"
+    def __repr__(self) -> str:  # the id only: a gate scan loads few columns of who asks
+        return f"<User {self.id}>"
 
 
 class ApiToken(IdMixin, CreatedMixin, Base):

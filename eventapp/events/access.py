@@ -122,7 +122,9 @@ class ReadBeside:
     Of who asks (the user and their API token), that query then loads only what the checks
     of who asks read (`CHECKED_COLUMNS`) and the `user_columns` the view names: not the
     password hash and the rest, each sent and parsed on every request for nothing. Reading
-    any other column of them raises, as for the event's."""
+    any other column of them raises, as for the event's; so does reading one of the user
+    found again by `db.session.get(User, ...)` in the same request (the session's identity
+    map gives back the same, partly loaded object)."""
 
     join: Callable[[sa.Select[Any]], sa.Select[Any]]
     parameters: Callable[[Request], dict[str, Any]]

@@ -241,6 +241,28 @@ def test_a_repeat_sent_again_is_answered_as_stored(app, make, event, gate, staff
             len(before) + 1
 
 
+def test_an_undone_scan_sent_again_gets_its_stored_answer(app, make, event, gate,
+                                                          staff_client, supervisor_client):
+    """A tablet resending a scan a supervisor has since undone gets the answer it had, as
+    a replay; nothing more is stored, and the ticket may still enter."""
+    registration = make.registration(event)
+    scan_id = str(uuid.uuid4())
+    first = scan(staff_client, event, gate, registration.ticket_code, client_scan_id=scan_id)
+    undone = supervisor_client.post(
+        f"/api/v1/events/{event.slug}/checkin/scans/{first['scan_id']}/undo", json={},
+        headers={"X-CSRFToken": supervisor_client.csrf_token()})
+    assert undone.status_code == 200
+
+    resent = scan(staff_client, event, gate, registration.ticket_code, client_scan_id=scan_id)
+
+    assert (resent["result"], resent["replayed"], resent["scan_id"]) == (
+        "valid", True, first["scan_id"])
+    with app.app_context():
+        stored = db.session.scalars(sa.select(Scan.result).order_by(Scan.id)).all()
+    assert stored == [ScanResult.VALID, ScanResult.UNDO]
+    assert scan(staff_client, event, gate, registration.ticket_code)["result"] == "valid"
+
+
 def test_the_gift_is_handed_out_once(app, make, event, gate, staff_client):
     with app.app_context():
         db.session.get(type(event), event.id).gift = "Tote bag"
@@ -463,8 +485,8 @@ def test_a_token_redemption_reads_who_asks_with_the_event(app, make, event, gate
 def test_a_column_a_scan_does_not_name_cannot_be_read_by_it(
         app, make, event, gate, staff_client, monkeypatch, column):
     """The redemption loads only the event's columns it names, and of who asks only what the
-    checks of who asks read; reading another raises at once (in the first test), instead
-    of costing every scan a query of its own."""
+    checks of who asks read; reading another raises at once (so a change that reads one
+    fails its tests), instead of costing every scan a query of its own."""
     from flask_login import current_user
     from sqlalchemy.exc import InvalidRequestError
 
