@@ -419,12 +419,13 @@ def _client_scan_id(request: ScanRequest) -> str | None:
     return request.client_scan_id[:64] if request.client_scan_id else None
 
 
-def _stored_scan(event: Event, client_scan_id: str | None) -> Any:
+def _stored_scan(event: Event, request: ScanRequest) -> Any:
     """The scan this device already sent with this id (a retry, a re-sync), or None."""
-    if not client_scan_id:
+    client_scan_id = _client_scan_id(request)
+    if client_scan_id is None:
         return None
     return db.session.execute(_STORED, {"event_id": event.id,
-                                        "scan_id": client_scan_id[:64]}).first()
+                                        "scan_id": client_scan_id}).first()
 
 
 def _replay(event: Event, stored: Any, holder: _Holder | None) -> ScanOutcome:
@@ -455,7 +456,7 @@ def _record(event: Event, point: CheckinPoint, staff: User | None, request: Scan
                                         holder=holder, scope=scope, scanned_at=scanned_at,
                                         now=utcnow(), conflict=conflict))
     if scan_id is None:  # only the client scan id can clash here: the same scan again
-        stored = _stored_scan(event, request.client_scan_id)
+        stored = _stored_scan(event, request)
         assert stored is not None
         return _replay(event, stored, holder)
     return _outcome(event, scan_id, result, holder, scanned_at=scanned_at, first=first,
